@@ -1,0 +1,14 @@
+//! The CEP manager and the InfiniBand CM protocol, sans-IO.
+#![no_std]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::unreachable
+    )
+)]
+
+extern crate alloc;
