@@ -12,3 +12,11 @@
 )]
 
 extern crate alloc;
+
+pub mod abi;
+pub mod error;
+pub mod requests;
+
+pub use abi::NtStatus;
+pub use error::NdiError;
+pub use requests::{PendInfo, PendKind, QueueOwner, Requests};
