@@ -13,4 +13,10 @@
 
 extern crate alloc;
 
+pub mod cid;
 pub mod platform;
+pub mod qp;
+pub mod state;
+pub mod stats;
+pub mod table;
+pub mod timeouts;
