@@ -1,0 +1,253 @@
+//! The I/O manager's side: open and close file objects, present a request
+//! to the driver's dispatch routine, cancel it (CancelIoEx), wait for it,
+//! and audit that every request was completed exactly once.
+
+use super::state::{File, Owner, Request};
+use super::{FileId, Framework, RequestId};
+use crate::irql::callback_scope;
+use crate::sys::{Callback, Irql, Sys};
+use crate::verifier::Rule;
+
+/// What user mode gets back: the IO_STATUS_BLOCK and the output bytes.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Completion {
+    /// The NTSTATUS.
+    pub status: u32,
+    /// Bytes of output returned.
+    pub information: usize,
+    /// The first `information` bytes of the output buffer.
+    pub output: Vec<u8>,
+}
+
+impl<S: Sys> Framework<S> {
+    /// Opens a file object (IRP_MJ_CREATE).
+    pub fn open_file(&self) -> FileId {
+        let id = FileId(self.fresh_id());
+        self.inner.with(|i| {
+            let _ = i.files.insert(id, File::default());
+        });
+        id
+    }
+
+    /// Closes a file object: runs the driver's EvtFileCleanup (`cleanup`,
+    /// at PASSIVE_LEVEL), then checks RequestCompleted — no request sent on
+    /// the file may still be pending once cleanup has returned.
+    pub fn close_file(&self, file: FileId, cleanup: impl FnOnce()) {
+        self.inner.with(|i| {
+            if let Some(f) = i.files.get_mut(&file) {
+                f.closed = true;
+            }
+        });
+        callback_scope::<S, _>(
+            &self.verifier,
+            Callback::Other("EvtFileCleanup"),
+            Irql::PASSIVE,
+            cleanup,
+        );
+        let left: Vec<RequestId> = self.inner.with(|i| {
+            let _ = i.files.remove(&file);
+            let mut left: Vec<RequestId> = i
+                .requests
+                .iter()
+                .filter(|(_, r)| r.file == file && !matches!(r.owner, Owner::Completed))
+                .map(|(id, _)| *id)
+                .collect();
+            left.sort();
+            left
+        });
+        if !left.is_empty() {
+            self.verifier.report(
+                Rule::RequestCompleted,
+                format!("{file:?} cleaned up with requests still pending: {left:?}"),
+            );
+        }
+    }
+
+    /// Number of open file objects.
+    pub fn open_files(&self) -> usize {
+        self.inner.with(|i| i.files.len())
+    }
+
+    /// Sends a DeviceIoControl request on `file`: the framework creates the
+    /// request and calls the driver's EvtIoDeviceControl (`dispatch`) at
+    /// PASSIVE_LEVEL. When it returns, the request must be completed,
+    /// forwarded to a queue or marked cancelable (RequestCompletedLocal).
+    pub fn present(
+        &self,
+        file: FileId,
+        code: u32,
+        input: Vec<u8>,
+        output_len: usize,
+        dispatch: impl FnOnce(RequestId),
+    ) -> RequestId {
+        let id = RequestId(self.fresh_id());
+        self.inner.with(|i| {
+            assert!(
+                i.files.get(&file).is_some_and(|f| !f.closed),
+                "harness misuse: request on a closed or unknown file"
+            );
+            let _ = i.requests.insert(
+                id,
+                Request {
+                    file,
+                    code,
+                    input,
+                    output: vec![0; output_len],
+                    owner: Owner::Driver,
+                    cancel_requested: false,
+                    was_cancelable: false,
+                    context: [0; 2],
+                    completion: None,
+                    completions: 0,
+                },
+            );
+        });
+        callback_scope::<S, _>(
+            &self.verifier,
+            Callback::Dispatch(id.0),
+            Irql::PASSIVE,
+            || dispatch(id),
+        );
+        let left_with_driver = self.inner.with(|i| {
+            i.requests
+                .get(&id)
+                .map(|r| matches!(r.owner, Owner::Driver))
+        });
+        if left_with_driver == Some(true) {
+            self.verifier.report(
+                Rule::RequestCompletedLocal,
+                format!(
+                    "EvtIoDeviceControl returned without completing, forwarding or marking {id:?} cancelable"
+                ),
+            );
+        }
+        id
+    }
+
+    /// CancelIoEx on one request (IoCancelIrp): if it is in a queue the
+    /// framework removes it and calls EvtIoCanceledOnQueue; if it is marked
+    /// cancelable its cancel routine runs; otherwise the cancel is only
+    /// recorded (a later mark-cancelable or forward sees it). Runs the
+    /// callback on the calling thread at DISPATCH_LEVEL, as IoCancelIrp
+    /// does. Returns whether a driver callback was invoked.
+    pub fn cancel(&self, id: RequestId) -> bool {
+        enum Action<S: Sys> {
+            OnQueue(super::QueueId, Option<super::CanceledOnQueue>),
+            Routine(std::sync::Arc<dyn Fn(RequestId) + Send + Sync>),
+            Nothing(std::marker::PhantomData<S>),
+        }
+        let action: Action<S> = self.inner.with(|i| {
+            let Some(r) = i.requests.get_mut(&id) else {
+                return Action::Nothing(std::marker::PhantomData);
+            };
+            if matches!(r.owner, Owner::Completed) {
+                return Action::Nothing(std::marker::PhantomData);
+            }
+            r.cancel_requested = true;
+            match r.owner.clone() {
+                Owner::Queued(q) => {
+                    r.owner = Owner::Driver;
+                    let callback = i.queues.get_mut(&q).and_then(|queue| {
+                        queue.requests.retain(|x| *x != id);
+                        queue.on_canceled.clone()
+                    });
+                    Action::OnQueue(q, callback)
+                }
+                Owner::Cancelable(routine) => {
+                    r.owner = Owner::CancelRoutine;
+                    Action::Routine(routine)
+                }
+                _ => Action::Nothing(std::marker::PhantomData),
+            }
+        });
+        match action {
+            Action::OnQueue(q, cb) => {
+                self.deliver_canceled_on_queue(q, id, cb);
+                true
+            }
+            Action::Routine(routine) => {
+                callback_scope::<S, _>(
+                    &self.verifier,
+                    Callback::Cancel(id.0),
+                    Irql::DISPATCH,
+                    || routine(id),
+                );
+                true
+            }
+            Action::Nothing(_) => false,
+        }
+    }
+
+    /// The completion, if the request has completed.
+    pub fn poll(&self, id: RequestId) -> Option<Completion> {
+        self.inner
+            .with(|i| i.requests.get(&id).and_then(|r| r.completion.clone()))
+    }
+
+    /// Waits (yielding) until the request completes or `timeout` of real
+    /// time passes.
+    pub fn wait(&self, id: RequestId, timeout: std::time::Duration) -> Option<Completion> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(c) = self.poll(id) {
+                return Some(c);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            S::yield_now();
+        }
+    }
+
+    /// Requests not yet completed, oldest first.
+    pub fn outstanding(&self) -> Vec<RequestId> {
+        let mut v: Vec<RequestId> = self.inner.with(|i| {
+            i.requests
+                .iter()
+                .filter(|(_, r)| !matches!(r.owner, Owner::Completed))
+                .map(|(id, _)| *id)
+                .collect()
+        });
+        v.sort();
+        v
+    }
+
+    /// How many times completion was attempted on `id` (the exactly-once
+    /// audit: 1 for every finished request).
+    pub fn completion_attempts(&self, id: RequestId) -> u32 {
+        self.inner
+            .with(|i| i.requests.get(&id).map_or(0, |r| r.completions))
+    }
+
+    /// Requests presented so far.
+    pub fn presented(&self) -> usize {
+        self.inner.with(|i| i.requests.len())
+    }
+
+    /// Checks the end-of-test audit: every request presented was completed
+    /// exactly once, and no rule was broken.
+    #[track_caller]
+    pub fn assert_quiescent(&self) {
+        let (left, twice) = self.inner.with(|i| {
+            let left: Vec<RequestId> = i
+                .requests
+                .iter()
+                .filter(|(_, r)| !matches!(r.owner, Owner::Completed))
+                .map(|(id, _)| *id)
+                .collect();
+            let twice: Vec<RequestId> = i
+                .requests
+                .iter()
+                .filter(|(_, r)| r.completions != 1)
+                .map(|(id, _)| *id)
+                .collect();
+            (left, twice)
+        });
+        assert!(left.is_empty(), "requests never completed: {left:?}");
+        assert!(
+            twice.is_empty(),
+            "requests not completed exactly once: {twice:?}"
+        );
+        self.verifier.assert_clean();
+    }
+}
