@@ -13,6 +13,7 @@ pub mod framework;
 pub mod irql;
 pub mod lock;
 pub mod mcs;
+pub mod ndi_requests;
 pub mod platform;
 pub mod sys;
 pub mod timers;

@@ -207,6 +207,14 @@ impl<S: Sys> Framework<S> {
             .unwrap_or(0)
     }
 
+    /// The context stored with the request when it was last forwarded
+    /// (WdfObjectGetTypedContext on the request).
+    #[track_caller]
+    pub fn context(&self, id: RequestId) -> [u64; 2] {
+        self.with_request(id, "WdfObjectGetTypedContext", |r| r.context)
+            .unwrap_or([0; 2])
+    }
+
     /// The file object the request was sent on (WdfRequestGetFileObject).
     #[track_caller]
     pub fn file_of(&self, id: RequestId) -> Option<FileId> {
