@@ -191,7 +191,9 @@ mod tests {
     use crate::verifier::Verifier;
     use std::sync::Mutex;
 
-    fn setup() -> (HostRequests, Arc<Mutex<Vec<(QueueOwner, PendInfo)>>>) {
+    type Seen = Arc<Mutex<Vec<(QueueOwner, PendInfo)>>>;
+
+    fn setup() -> (HostRequests, Seen) {
         let fw = Arc::new(Framework::new(Arc::new(Verifier::default())));
         let reqs = HostRequests::new(Arc::clone(&fw));
         let seen = Arc::new(Mutex::new(Vec::new()));
