@@ -9,6 +9,7 @@
 //!   `verifier::Verifier` by rule name.
 
 pub mod clock;
+pub mod fabric;
 pub mod framework;
 pub mod irql;
 pub mod lock;
