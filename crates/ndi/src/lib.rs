@@ -20,3 +20,9 @@ pub mod requests;
 pub use abi::NtStatus;
 pub use error::NdiError;
 pub use requests::{PendInfo, PendKind, QueueOwner, Requests};
+pub mod cm_port;
+pub mod dispatch;
+pub mod handle;
+pub mod object;
+
+pub use dispatch::{Dispatched, File, Ndi, NdiStats};

@@ -1,0 +1,305 @@
+//! Establishing a connection: REQ_CM (§5.6), REP_CM (§5.10), RTU_CM (§5.7),
+//! REJ_CM (§5.11), including the atomic QP binding of §8 (S2, S3).
+
+use super::input::{self, Output};
+use super::{Ndi, Reply, Work};
+use crate::NdiError;
+use crate::abi::*;
+use crate::cm_port::{AcceptSpec, CmPort, ConnectSpec};
+use crate::handle::HandleTable;
+use crate::object::{CloseCause, ConnState, Connection, FileState, Qp, QpBinding};
+use crate::requests::{PendInfo, PendKind, Requests};
+use ndcm_cm::cid::Cid;
+use ndcm_cm::platform::Platform;
+use ndcm_cm::qp::{BindError, QpState, QpVerbs};
+
+/// Checks a QP for Connect/Accept and binds it to `cid` in one step under
+/// the file lock (§8): same adapter and INIT (INVALID_DEVICE_STATE), then
+/// the compare-and-set Invalid → Bound (Bound → CONNECTION_ACTIVE, Reserved
+/// → CANCELLED). The returned binding is the connection's QP reference.
+fn bind_qp(
+    qps: &mut HandleTable<Qp>,
+    qp_handle: u64,
+    adapter: u64,
+    conn_handle: u64,
+    cid: Cid,
+) -> Result<QpBinding, NdiError> {
+    let qp = qps.get_mut(qp_handle).ok_or(NdiError::InvalidHandle)?;
+    if qp.adapter != adapter {
+        return Err(NdiError::InvalidParameter);
+    }
+    if qp.verbs.state() != QpState::Init {
+        return Err(NdiError::InvalidDeviceState);
+    }
+    qp.slot.try_bind(cid).map_err(|e| match e {
+        BindError::AlreadyBound => NdiError::ConnectionActive,
+        BindError::QpDestroying => NdiError::Cancelled,
+    })?;
+    qp.bound_to = Some(conn_handle);
+    Ok(QpBinding { qp: qp_handle })
+}
+
+/// The QP's number and whether it is a bound RC QP in INIT (pre-checks that
+/// must not change anything).
+fn qp_ready(qps: &HandleTable<Qp>, qp_handle: u64) -> Result<u32, NdiError> {
+    let qp = qps.get(qp_handle).ok_or(NdiError::InvalidHandle)?;
+    Ok(qp.qpn)
+}
+
+fn clamp(asked: u32, limit: u8) -> u8 {
+    u8::try_from(asked).unwrap_or(u8::MAX).min(limit)
+}
+
+impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
+    pub(super) fn req(
+        &self,
+        file: u64,
+        st: &mut FileState<R>,
+        input: &[u8],
+        output_len: usize,
+        slot: &mut Option<R::Request>,
+        work: &mut Work<C, R>,
+    ) -> Result<Reply, NdiError> {
+        let (i, pdata) = input::with_pdata::<NdcmReqCmIn>(
+            input,
+            |s| (s.pdata_length, s.pdata_offset),
+            NDCM_MAX_REQ_PDATA,
+        )?;
+        input::reserved(&[u64::from(i.reserved)])?;
+        input::output(output_len, Output::None)?;
+        let space = input::port_space(i.protocol)?;
+        let local = input::address(&i.local)?;
+        let remote = input::address(&i.remote)?;
+        if !local.addr.same_family(&remote.addr) || remote.addr.is_unspecified() || remote.port == 0
+        {
+            return Err(NdiError::InvalidParameter);
+        }
+        let conn = st
+            .connections
+            .get(i.connection)
+            .ok_or(NdiError::InvalidHandle)?;
+        let qpn = qp_ready(&st.qps, i.qp)?;
+        if conn.state != ConnState::Idle || conn.target_of.is_some() {
+            return Err(NdiError::ConnectionActive);
+        }
+        let info = self
+            .adapter(conn.adapter_index)
+            .ok_or(NdiError::InvalidHandle)?;
+        if !info.addresses.contains(&local.addr) {
+            return Err(NdiError::InvalidParameter);
+        }
+        let (adapter, adapter_index) = (conn.adapter, conn.adapter_index);
+        let limits = (
+            clamp(i.inbound_read_limit, info.max_inbound_read_limit),
+            clamp(i.outbound_read_limit, info.max_outbound_read_limit),
+        );
+        let port = self.reserve_port(adapter_index, space, local.port, false)?;
+        let local = crate::cm_port::IpEndpoint { port, ..local };
+        let owner = crate::requests::QueueOwner {
+            instance: file,
+            object: i.connection,
+        };
+        let cid = match self.cm.create(owner) {
+            Ok(c) => c,
+            Err(e) => {
+                self.release_port(adapter_index, space, port, false);
+                return Err(e);
+            }
+        };
+        let binding = match bind_qp(&mut st.qps, i.qp, adapter, i.connection, cid) {
+            Ok(b) => b,
+            Err(e) => {
+                // Nothing was published: the new CM connection goes, the
+                // port is returned, the connection stays IDLE.
+                self.cm.destroy(cid, &mut work.fx);
+                self.release_port(adapter_index, space, port, false);
+                return Err(e);
+            }
+        };
+        let conn = st
+            .connections
+            .get_mut(i.connection)
+            .ok_or(NdiError::InvalidHandle)?;
+        conn.cid = Some(cid);
+        conn.binding = Some(binding);
+        conn.port = Some((space, port));
+        conn.local = Some(local);
+        conn.remote = Some(remote);
+        let spec = ConnectSpec {
+            adapter: adapter_index,
+            space,
+            local,
+            remote,
+            qpn,
+            responder_resources: limits.0,
+            initiator_depth: limits.1,
+            private_data: pdata,
+        };
+        if let Err(e) = self.cm.connect(cid, &spec, &mut work.fx) {
+            // Route resolution or send failed: CLOSED, QP unbound, left in
+            // INIT (the ND contract for a failed Connect).
+            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            return Err(e);
+        }
+        conn.state = ConnState::ReqSent;
+        conn.outstanding_req = true;
+        let info = PendInfo {
+            kind: PendKind::ReqCm,
+            tag: 0,
+        };
+        if let Err(status) = self.pend(&conn.queue, slot, info) {
+            conn.outstanding_req = false;
+            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            return Ok(Reply::Done(status, alloc::vec::Vec::new()));
+        }
+        Ok(Reply::Pended)
+    }
+
+    pub(super) fn rep(
+        &self,
+        _file: u64,
+        st: &mut FileState<R>,
+        input: &[u8],
+        output_len: usize,
+        slot: &mut Option<R::Request>,
+        work: &mut Work<C, R>,
+    ) -> Result<Reply, NdiError> {
+        let (i, pdata) = input::with_pdata::<NdcmRepCmIn>(
+            input,
+            |s| (s.pdata_length, s.pdata_offset),
+            NDCM_MAX_REP_PDATA,
+        )?;
+        input::output(output_len, Output::None)?;
+        let conn = st
+            .connections
+            .get(i.connection)
+            .ok_or(NdiError::InvalidHandle)?;
+        let qpn = qp_ready(&st.qps, i.qp)?;
+        match (conn.state, conn.cause) {
+            (ConnState::ReqRcvd, _) => {}
+            (ConnState::Closed, CloseCause::PeerAbort) => return Err(NdiError::ConnectionAborted),
+            _ => return Err(NdiError::ConnectionActive),
+        }
+        let cid = conn.cid.ok_or(NdiError::ConnectionInvalid)?;
+        let info = self
+            .adapter(conn.adapter_index)
+            .ok_or(NdiError::InvalidHandle)?;
+        let limits = (
+            clamp(
+                i.inbound_read_limit,
+                info.max_inbound_read_limit.min(conn.peer_limits.1),
+            ),
+            clamp(
+                i.outbound_read_limit,
+                info.max_outbound_read_limit.min(conn.peer_limits.0),
+            ),
+        );
+        let binding = bind_qp(&mut st.qps, i.qp, conn.adapter, i.connection, cid)?;
+        let now = self.platform.now();
+        let conn = st
+            .connections
+            .get_mut(i.connection)
+            .ok_or(NdiError::InvalidHandle)?;
+        conn.binding = Some(binding);
+        let spec = AcceptSpec {
+            qpn,
+            responder_resources: limits.0,
+            initiator_depth: limits.1,
+            private_data: pdata,
+        };
+        // QP → RTR → RTS, then the REP (§5.10). The software QP transitions
+        // cannot wait, so they run here under the lock.
+        let moved = st.qps.get_mut(i.qp).is_some_and(|qp| {
+            qp.verbs.modify(QpState::Rtr, now).is_ok() && qp.verbs.modify(QpState::Rts, now).is_ok()
+        });
+        let sent = moved && self.cm.accept(cid, &spec, &mut work.fx).is_ok();
+        if !sent {
+            let _ = self.cm.reject(cid, 1, &[], &mut work.fx);
+            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            return Err(NdiError::ConnectionAborted);
+        }
+        conn.state = ConnState::RepSent;
+        conn.outstanding_rep = true;
+        let pend = PendInfo {
+            kind: PendKind::RepCm,
+            tag: 0,
+        };
+        if let Err(status) = self.pend(&conn.queue, slot, pend) {
+            conn.outstanding_rep = false;
+            let _ = self
+                .cm
+                .reject(cid, super::cancel::REJ_CONSUMER, &[], &mut work.fx);
+            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            return Ok(Reply::Done(status, alloc::vec::Vec::new()));
+        }
+        Ok(Reply::Pended)
+    }
+
+    pub(super) fn rtu(
+        &self,
+        st: &mut FileState<R>,
+        input: &[u8],
+        output_len: usize,
+        work: &mut Work<C, R>,
+    ) -> Result<Reply, NdiError> {
+        let i: NdcmHandleIn = input::fixed(input)?;
+        input::output(output_len, Output::None)?;
+        let conn = st
+            .connections
+            .get_mut(i.handle)
+            .ok_or(NdiError::InvalidHandle)?;
+        match (conn.state, conn.cause) {
+            (ConnState::RepRcvd, _) => {}
+            (ConnState::Closed, CloseCause::PeerAbort) => return Err(NdiError::ConnectionAborted),
+            _ => return Err(NdiError::ConnectionInvalid),
+        }
+        let cid = conn.cid.ok_or(NdiError::ConnectionInvalid)?;
+        let now = self.platform.now();
+        let moved = conn
+            .binding
+            .as_ref()
+            .and_then(|b| st.qps.get_mut(b.qp))
+            .is_some_and(|qp| {
+                qp.verbs.modify(QpState::Rtr, now).is_ok()
+                    && qp.verbs.modify(QpState::Rts, now).is_ok()
+            });
+        if !moved || self.cm.rtu(cid, &mut work.fx).is_err() {
+            let _ = self.cm.reject(cid, 1, &[], &mut work.fx);
+            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            return Err(NdiError::ConnectionAborted);
+        }
+        conn.state = ConnState::Connected;
+        conn.ever_connected = true;
+        Ok(Reply::ok())
+    }
+
+    pub(super) fn rej(
+        &self,
+        st: &mut FileState<R>,
+        input: &[u8],
+        output_len: usize,
+        work: &mut Work<C, R>,
+    ) -> Result<Reply, NdiError> {
+        let (i, pdata) = input::with_pdata::<NdcmRejCmIn>(
+            input,
+            |s| (s.pdata_length, s.pdata_offset),
+            NDCM_MAX_REJ_PDATA,
+        )?;
+        input::output(output_len, Output::None)?;
+        let conn: &mut Connection<R> = st
+            .connections
+            .get_mut(i.connection)
+            .ok_or(NdiError::InvalidHandle)?;
+        match (conn.state, conn.cause) {
+            (ConnState::ReqRcvd | ConnState::RepRcvd, _) => {}
+            (ConnState::Closed, CloseCause::PeerAbort) => return Err(NdiError::ConnectionAborted),
+            _ => return Err(NdiError::InvalidDeviceState),
+        }
+        if let Some(cid) = conn.cid {
+            self.cm
+                .reject(cid, super::cancel::REJ_CONSUMER, pdata, &mut work.fx)?;
+        }
+        self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+        Ok(Reply::ok())
+    }
+}

@@ -1,0 +1,373 @@
+//! The dispatcher: one entry for every IOCTL of an open file, the CM event
+//! entry, the framework's cancel entry and file teardown.
+//!
+//! Locking: each open file has one lock (the "object lock" of spec/NDI.md §6
+//! for all its connections, listeners and QPs). State checks, state changes,
+//! QP slot binding (S2) and forwarding to a queue happen together under it.
+//! The CM is called under it (lock order NDI → manager, CM.md §10.4) but its
+//! effects are run after release; requests are retrieved under it and
+//! completed after release (§6 rule 1). The device-wide tables (files,
+//! ports) have their own leaf locks, never held while taking a file lock.
+
+mod cancel;
+mod connect;
+mod disconnect;
+mod events;
+pub mod input;
+mod listen;
+mod mad;
+mod objects;
+
+use crate::NdiError;
+use crate::abi::{Ioctl, NtStatus};
+use crate::cm_port::{AdapterInfo, CmPort, PortSpace};
+use crate::object::FileState;
+use crate::requests::{PendInfo, Requests};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use ndcm_cm::platform::{Platform, QueuedSpinLock};
+
+/// What `dispatch` did with the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Completed before returning (by the dispatcher) with this status and
+    /// Information.
+    Complete {
+        /// Completion status.
+        status: NtStatus,
+        /// Bytes written to the output buffer.
+        information: usize,
+    },
+    /// Forwarded to a queue; it completes later exactly once.
+    Pending,
+}
+
+/// One open of the device (one provider instance).
+pub struct File<P: Platform, R: Requests> {
+    id: u64,
+    state: P::Lock<FileState<R>>,
+}
+
+impl<P: Platform, R: Requests> File<P, R> {
+    /// The file's id (its queues' `QueueOwner::instance`).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// A completion decided under a lock, performed after release.
+pub(crate) struct Done<R: Requests> {
+    request: R::Request,
+    status: NtStatus,
+    output: Vec<u8>,
+}
+
+/// Everything to do once the file lock is released.
+pub(crate) struct Work<C: CmPort, R: Requests> {
+    pub(crate) fx: C::Effects,
+    pub(crate) done: Vec<Done<R>>,
+}
+
+impl<C: CmPort, R: Requests> Work<C, R> {
+    fn new() -> Self {
+        Work {
+            fx: C::Effects::default(),
+            done: Vec::new(),
+        }
+    }
+    /// Completes `request` with `status` (and no output) after release.
+    pub(crate) fn complete(&mut self, request: R::Request, status: NtStatus) {
+        self.done.push(Done {
+            request,
+            status,
+            output: Vec::new(),
+        });
+    }
+}
+
+/// How an operation answered.
+pub(crate) enum Reply {
+    /// Complete now with this status and output bytes.
+    Done(NtStatus, Vec<u8>),
+    /// The request was forwarded to a queue.
+    Pended,
+}
+
+impl Reply {
+    pub(crate) fn ok() -> Reply {
+        Reply::Done(NtStatus::SUCCESS, Vec::new())
+    }
+}
+
+/// Device-wide port reservations: (adapter, space, port, listener?).
+pub(crate) struct Ports {
+    used: BTreeSet<(u32, PortSpace, u16, bool)>,
+    next_ephemeral: u16,
+}
+
+const EPHEMERAL_FIRST: u16 = 49152;
+
+/// Live-object counters of the dispatcher (leak accounting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NdiStats {
+    /// Open files.
+    pub files: usize,
+    /// Reserved ports (connections and listeners).
+    pub ports: usize,
+}
+
+/// The NDI dispatcher of one device.
+pub struct Ndi<P: Platform, C: CmPort, R: Requests> {
+    platform: P,
+    cm: C,
+    requests: R,
+    adapters: Vec<AdapterInfo>,
+    files: P::Lock<BTreeMap<u64, Arc<File<P, R>>>>,
+    ports: P::Lock<Ports>,
+    next_file: AtomicU64,
+    next_qpn: AtomicU32,
+}
+
+impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
+    /// A dispatcher for a device with these adapters.
+    pub fn new(platform: P, cm: C, requests: R, adapters: Vec<AdapterInfo>) -> Self {
+        let files = platform.new_lock(BTreeMap::new());
+        let ports = platform.new_lock(Ports {
+            used: BTreeSet::new(),
+            next_ephemeral: EPHEMERAL_FIRST,
+        });
+        Ndi {
+            platform,
+            cm,
+            requests,
+            adapters,
+            files,
+            ports,
+            next_file: AtomicU64::new(1),
+            next_qpn: AtomicU32::new(0x100),
+        }
+    }
+
+    /// The CM port.
+    pub fn cm(&self) -> &C {
+        &self.cm
+    }
+
+    /// The request framework.
+    pub fn requests(&self) -> &R {
+        &self.requests
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// Live files and ports.
+    pub fn stats(&self) -> NdiStats {
+        NdiStats {
+            files: self.files.with(|f| f.len()),
+            ports: self.ports.with(|p| p.used.len()),
+        }
+    }
+
+    /// IRP_MJ_CREATE: a new instance.
+    pub fn open(&self) -> Arc<File<P, R>> {
+        let id = self.next_file.fetch_add(1, Ordering::Relaxed);
+        // A salt derived from the id, never 0, so two files rarely share one.
+        let salt = ((id.wrapping_mul(0x9E37_79B9) >> 16) as u16) | 1;
+        let file = Arc::new(File {
+            id,
+            state: self.platform.new_lock(FileState::new(salt)),
+        });
+        let f = file.clone();
+        self.files.with(|files| {
+            let _ = files.insert(id, f);
+        });
+        file
+    }
+
+    fn file(&self, id: u64) -> Option<Arc<File<P, R>>> {
+        self.files.with(|files| files.get(&id).cloned())
+    }
+
+    /// The IOCTL entry (EvtIoDeviceControl). Validates everything, then
+    /// either completes the request before returning or forwards it to the
+    /// right queue. The request is completed by the dispatcher in both
+    /// cases; the caller must not touch it afterwards.
+    pub fn dispatch(
+        &self,
+        file: &File<P, R>,
+        code: u32,
+        input: &[u8],
+        output_len: usize,
+        request: R::Request,
+    ) -> Dispatched {
+        let mut work = Work::new();
+        let mut slot = Some(request);
+        let reply = file.state.with(|st| {
+            if st.closing {
+                return Err(NdiError::Cancelled);
+            }
+            let op = Ioctl::from_code(code).ok_or(NdiError::UnknownRequest)?;
+            self.route(file.id, st, op, input, output_len, &mut slot, &mut work)
+        });
+        let answer = match reply {
+            Ok(Reply::Pended) => Dispatched::Pending,
+            Ok(Reply::Done(status, output)) => self.finish_inline(&mut slot, status, output),
+            Err(e) => self.finish_inline(&mut slot, e.status(), Vec::new()),
+        };
+        // A pended request is gone from the slot; anything left is a bug
+        // path that must still complete once.
+        if let Some(r) = slot.take() {
+            self.requests.complete(r, NtStatus::UNSUCCESSFUL, 0);
+        }
+        self.run(work);
+        answer
+    }
+
+    fn finish_inline(
+        &self,
+        slot: &mut Option<R::Request>,
+        status: NtStatus,
+        output: Vec<u8>,
+    ) -> Dispatched {
+        let Some(mut request) = slot.take() else {
+            return Dispatched::Pending;
+        };
+        let information = if output.is_empty() {
+            0
+        } else {
+            self.requests.write_output(&mut request, &output)
+        };
+        self.requests.complete(request, status, information);
+        Dispatched::Complete {
+            status,
+            information,
+        }
+    }
+
+    /// Completes what was decided under the lock, then runs the CM effects.
+    fn run(&self, work: Work<C, R>) {
+        for d in work.done {
+            let mut request = d.request;
+            let information = if d.output.is_empty() {
+                0
+            } else {
+                self.requests.write_output(&mut request, &d.output)
+            };
+            self.requests.complete(request, d.status, information);
+        }
+        self.cm.perform(work.fx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn route(
+        &self,
+        file: u64,
+        st: &mut FileState<R>,
+        op: Ioctl,
+        input: &[u8],
+        output_len: usize,
+        slot: &mut Option<R::Request>,
+        work: &mut Work<C, R>,
+    ) -> Result<Reply, NdiError> {
+        match op {
+            Ioctl::Noop => self.noop(input, output_len),
+            Ioctl::OpenAdapter => self.open_adapter(st, input, output_len),
+            Ioctl::CreateQp => self.create_qp(st, input, output_len),
+            Ioctl::DestroyQp => self.destroy_qp(file, st, input, output_len, work),
+            Ioctl::ModifyQp => self.modify_qp(st, input, output_len),
+            Ioctl::CreateCep => self.create_cep(file, st, input, output_len),
+            Ioctl::DestroyCep => self.destroy_cep(file, st, input, output_len, work),
+            Ioctl::CepGetPdata => self.get_pdata(st, input, output_len),
+            Ioctl::ListenCm => self.listen(file, st, input, output_len, work),
+            Ioctl::GetReqCm => self.get_req(file, st, input, output_len, slot, work),
+            Ioctl::ReqCm => self.req(file, st, input, output_len, slot, work),
+            Ioctl::RepCm => self.rep(file, st, input, output_len, slot, work),
+            Ioctl::RtuCm => self.rtu(st, input, output_len, work),
+            Ioctl::RejCm => self.rej(st, input, output_len, work),
+            Ioctl::DreqCm => self.dreq(file, st, input, output_len, slot, work),
+            Ioctl::NotifyDreq => self.notify_dreq(file, st, input, output_len, slot, work),
+            Ioctl::CancelCmIrps => self.cancel_irps(file, st, input, output_len, work),
+            Ioctl::MadGetOutbound => self.mad_get(file, st, input, output_len, slot, work),
+            Ioctl::MadSubmitInbound => self.mad_submit(input, output_len, work),
+        }
+    }
+
+    /// Forwards the request in `slot` to `queue`. If the framework refuses
+    /// (already cancelled), the request completes with its status and the
+    /// caller's `undo` restores the state it changed.
+    pub(crate) fn pend(
+        &self,
+        queue: &R::Queue,
+        slot: &mut Option<R::Request>,
+        info: PendInfo,
+    ) -> Result<(), NtStatus> {
+        let Some(request) = slot.take() else {
+            return Err(NtStatus::UNSUCCESSFUL);
+        };
+        match self.requests.forward(queue, request, info) {
+            Ok(()) => Ok(()),
+            Err((request, status)) => {
+                *slot = Some(request);
+                Err(status)
+            }
+        }
+    }
+
+    /// Reserves a port (0 → an ephemeral one) for an adapter and space.
+    pub(crate) fn reserve_port(
+        &self,
+        adapter: u32,
+        space: PortSpace,
+        port: u16,
+        listener: bool,
+    ) -> Result<u16, NdiError> {
+        self.ports.with(|p| {
+            if port != 0 {
+                return if p.used.insert((adapter, space, port, listener)) {
+                    Ok(port)
+                } else {
+                    Err(NdiError::SharingViolation)
+                };
+            }
+            let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+            for _ in 0..span {
+                let candidate = p.next_ephemeral;
+                p.next_ephemeral = if candidate == u16::MAX {
+                    EPHEMERAL_FIRST
+                } else {
+                    candidate + 1
+                };
+                if p.used.insert((adapter, space, candidate, listener)) {
+                    return Ok(candidate);
+                }
+            }
+            Err(NdiError::NoResources)
+        })
+    }
+
+    /// Releases a port reservation.
+    pub(crate) fn release_port(&self, adapter: u32, space: PortSpace, port: u16, listener: bool) {
+        self.ports.with(|p| {
+            let _ = p.used.remove(&(adapter, space, port, listener));
+        });
+    }
+
+    pub(crate) fn adapter(&self, index: u32) -> Option<&AdapterInfo> {
+        self.adapters.get(index as usize)
+    }
+
+    pub(crate) fn new_qpn(&self) -> u32 {
+        self.next_qpn.fetch_add(1, Ordering::Relaxed) & 0x00FF_FFFF
+    }
+
+    fn noop(&self, input: &[u8], output_len: usize) -> Result<Reply, NdiError> {
+        input::fixed::<crate::abi::NdcmHeader>(input)?;
+        input::output(output_len, input::Output::None)?;
+        Ok(Reply::ok())
+    }
+}
