@@ -26,3 +26,4 @@ pub mod handle;
 pub mod object;
 
 pub use dispatch::{Dispatched, File, Ndi, NdiStats};
+pub mod testing;

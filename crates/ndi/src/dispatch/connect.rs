@@ -39,11 +39,28 @@ fn bind_qp(
     Ok(QpBinding { qp: qp_handle })
 }
 
-/// The QP's number and whether it is a bound RC QP in INIT (pre-checks that
-/// must not change anything).
+/// The QP's number, if it exists in this file.
 fn qp_ready(qps: &HandleTable<Qp>, qp_handle: u64) -> Result<u32, NdiError> {
     let qp = qps.get(qp_handle).ok_or(NdiError::InvalidHandle)?;
     Ok(qp.qpn)
+}
+
+/// Every check `bind_qp` makes, without binding: lets REQ_CM refuse before
+/// it creates anything in the CM (bad input changes nothing). Under the same
+/// lock hold, the later `bind_qp` then cannot fail.
+fn qp_bindable(qps: &HandleTable<Qp>, qp_handle: u64, adapter: u64) -> Result<(), NdiError> {
+    let qp = qps.get(qp_handle).ok_or(NdiError::InvalidHandle)?;
+    if qp.adapter != adapter {
+        return Err(NdiError::InvalidParameter);
+    }
+    if qp.verbs.state() != QpState::Init {
+        return Err(NdiError::InvalidDeviceState);
+    }
+    match qp.slot {
+        ndcm_cm::qp::CidSlot::Invalid => Ok(()),
+        ndcm_cm::qp::CidSlot::Bound(_) => Err(NdiError::ConnectionActive),
+        ndcm_cm::qp::CidSlot::Reserved => Err(NdiError::Cancelled),
+    }
 }
 
 fn clamp(asked: u32, limit: u8) -> u8 {
@@ -89,6 +106,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             return Err(NdiError::InvalidParameter);
         }
         let (adapter, adapter_index) = (conn.adapter, conn.adapter_index);
+        qp_bindable(&st.qps, i.qp, adapter)?;
         let limits = (
             clamp(i.inbound_read_limit, info.max_inbound_read_limit),
             clamp(i.outbound_read_limit, info.max_outbound_read_limit),
