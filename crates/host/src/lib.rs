@@ -18,6 +18,7 @@ pub mod ndi_requests;
 pub mod platform;
 pub mod sys;
 pub mod timers;
+pub mod tunnel;
 pub mod verifier;
 
 pub use platform::HostPlatform;
