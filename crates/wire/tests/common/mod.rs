@@ -1,0 +1,2 @@
+//! Helpers shared by the integration tests of ndcm-wire.
+pub mod arb;
