@@ -8,7 +8,9 @@
 //!   enforces the DDI rules of spec/KMDF.md §3 at run time, reporting to a
 //!   `verifier::Verifier` by rule name.
 
+pub mod client;
 pub mod clock;
+pub mod device;
 pub mod fabric;
 pub mod framework;
 pub mod irql;
@@ -16,10 +18,12 @@ pub mod lock;
 pub mod mcs;
 pub mod ndi_requests;
 pub mod platform;
+pub mod scripted;
 pub mod sys;
 pub mod timers;
 pub mod tunnel;
 pub mod verifier;
+pub mod world;
 
 pub use platform::HostPlatform;
 pub use sys::{Irql, StdSys, Sys};

@@ -14,11 +14,21 @@ use ndcm_cm::platform::{Instant, Platform, ThreadId};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// The host platform.
+/// The host platform. Clones share the verifier and the clock.
 pub struct HostPlatform<S: Sys = StdSys> {
     verifier: Arc<Verifier>,
     clock: Arc<Clock>,
     _sys: PhantomData<fn() -> S>,
+}
+
+impl<S: Sys> Clone for HostPlatform<S> {
+    fn clone(&self) -> Self {
+        HostPlatform {
+            verifier: Arc::clone(&self.verifier),
+            clock: Arc::clone(&self.clock),
+            _sys: PhantomData,
+        }
+    }
 }
 
 impl<S: Sys> HostPlatform<S> {
