@@ -26,4 +26,5 @@ pub mod handle;
 pub mod object;
 
 pub use dispatch::{Dispatched, File, Ndi, NdiStats};
+pub mod fuzz_harness;
 pub mod testing;
