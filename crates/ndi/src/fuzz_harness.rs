@@ -260,14 +260,14 @@ pub fn run(data: &[u8]) -> Result<RunStats, String> {
                         if status == NtStatus::PENDING || information > out_len {
                             return Err(format!("bad completion {status:?} {information}"));
                         }
-                        if status.is_success() && information >= 8 {
-                            if let Some(c) = ndi.requests().completion(id)
-                                && let Some(h) = c.output.get(0..8)
-                            {
-                                let mut a = [0u8; 8];
-                                a.copy_from_slice(h);
-                                pool.push(u64::from_le_bytes(a));
-                            }
+                        if status.is_success()
+                            && information >= 8
+                            && let Some(c) = ndi.requests().completion(id)
+                            && let Some(h) = c.output.get(0..8)
+                        {
+                            let mut a = [0u8; 8];
+                            a.copy_from_slice(h);
+                            pool.push(u64::from_le_bytes(a));
                         }
                     }
                 }
@@ -306,7 +306,7 @@ pub fn run(data: &[u8]) -> Result<RunStats, String> {
             }
         }
     }
-    let held: Vec<Arc<_>> = files.drain(..).collect();
+    let held: Vec<Arc<_>> = core::mem::take(&mut files);
     for f in &held {
         ndi.close(f);
     }
