@@ -28,6 +28,8 @@ mod error;
 pub mod eth;
 pub mod ip;
 pub mod mad;
+#[cfg(feature = "std")]
+pub mod pcap;
 pub mod roce;
 mod types;
 
