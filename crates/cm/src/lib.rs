@@ -14,9 +14,25 @@
 extern crate alloc;
 
 pub mod cid;
+pub mod codec;
+pub mod error;
+pub mod event;
+pub mod manager;
+pub mod output;
+pub mod params;
 pub mod platform;
 pub mod qp;
 pub mod state;
 pub mod stats;
 pub mod table;
 pub mod timeouts;
+
+pub use cid::Cid;
+pub use error::CmError;
+pub use event::{CallbackScope, CepRef, Delivery, EventKind, EventRecord, Released};
+pub use manager::{CepManager, CmEvent, ConnectionInfo, Owner, QpRef};
+pub use output::{Outgoing, Output, TimerOp};
+pub use params::*;
+pub use qp::{BindError, CidSlot, QpId, QpState, QpVerbs, SoftQp};
+pub use state::State;
+pub use stats::{RefPurpose, Stats};
