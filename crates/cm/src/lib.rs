@@ -36,3 +36,4 @@ pub use params::*;
 pub use qp::{BindError, CidSlot, QpId, QpState, QpVerbs, SoftQp};
 pub use state::State;
 pub use stats::{RefPurpose, Stats};
+pub mod sim;
