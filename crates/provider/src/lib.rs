@@ -26,6 +26,8 @@ pub mod listener;
 pub mod op;
 pub mod qp;
 
+#[cfg(feature = "host")]
+pub mod host;
 #[cfg(windows)]
 pub mod windows;
 
