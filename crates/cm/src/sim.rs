@@ -237,6 +237,16 @@ impl Pair {
         true
     }
 
+    /// Delivers `mad` to `to` at once, as if sent by the other node.
+    pub fn inject(&mut self, to: Side, mad: [u8; MAD_SIZE]) {
+        let from = MadAddress {
+            gid: self.node(to.other()).gid,
+            port: 1,
+        };
+        self.queue.push_front(InFlight { to, from, mad });
+        self.deliver_one();
+    }
+
     /// Delivers MADs until none is in flight.
     pub fn drive(&mut self) {
         let mut guard = 0u32;

@@ -476,7 +476,20 @@ impl<P: Platform> CepManager<P> {
     /// Identifiers and QP attributes of a connection.
     pub fn connection_info(&self, owner: Owner, cid: Cid) -> Result<ConnectionInfo, CmError> {
         self.with(|c| {
-            let cep = c.owned(owner, cid)?;
+            c.owned(owner, cid)?;
+            Self::info_of(c, cid)
+        })
+    }
+
+    /// `connection_info` of any slot, including DESTROYED ones (tests,
+    /// diagnostics; no owner check).
+    pub fn raw_connection_info(&self, cid: Cid) -> Result<ConnectionInfo, CmError> {
+        self.with(|c| Self::info_of(c, cid))
+    }
+
+    fn info_of(c: &Core, cid: Cid) -> Result<ConnectionInfo, CmError> {
+        {
+            let cep = c.cep(cid)?;
             let (primary, alternate, path_mtu, retry_count, rnr_retry_count) =
                 match cep.ext.as_deref() {
                     Some(Ext::Paths {
@@ -512,7 +525,7 @@ impl<P: Platform> CepManager<P> {
                 alternate_path: alternate,
                 qp: cep.qp,
             })
-        })
+        }
     }
 
     /// The protocol state of a CID (`NotFound` once destroyed).
