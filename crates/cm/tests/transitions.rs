@@ -19,12 +19,13 @@ use ndcm_wire::{
     SidrRepRepr, SidrStatus,
 };
 
-type ApiCall = dyn Fn(
-    &ndcm_cm::CepManager<ndcm_cm::platform::TestPlatform>,
-    ndcm_cm::Owner,
-    ndcm_cm::platform::Instant,
-    &mut ndcm_cm::Output,
-) -> Result<(), ndcm_cm::CmError>;
+type ApiCall<'a> = dyn Fn(
+        &ndcm_cm::CepManager<ndcm_cm::platform::TestPlatform>,
+        ndcm_cm::Owner,
+        ndcm_cm::platform::Instant,
+        &mut ndcm_cm::Output,
+    ) -> Result<(), ndcm_cm::CmError>
+    + 'a;
 
 struct Setup {
     p: Pair,
@@ -308,7 +309,7 @@ fn feed(s: &mut Setup, input: Input) -> Result<(), String> {
     } else {
         0x7777_0001
     };
-    let api = |p: &mut Pair, f: &ApiCall| {
+    let api = |p: &mut Pair, f: &ApiCall<'_>| {
         p.call(side, |m, o, now, out| f(m, o, now, out))
             .map_err(|e| format!("{e:?}"))
     };
