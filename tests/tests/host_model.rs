@@ -122,3 +122,270 @@ fn framework_purge_vs_cancel_vs_retrieve_completes_each_once() {
         ITERATIONS,
     );
 }
+
+// ---------------------------------------------------------------------------
+// Dispatcher-level races: a host device (dispatcher + checked framework) on
+// shuttle's primitives, with the scripted CM so the checker controls when a
+// CM event is delivered.
+
+mod dispatch {
+    use super::ITERATIONS;
+    use ndcm_host::HostPlatform;
+    use ndcm_host::client::{Client, node_ipv4};
+    use ndcm_host::device::{Device, Io, Pending};
+    use ndcm_host::scripted::ScriptedHostCm;
+    use ndcm_host::sys::ShuttleSys;
+    use ndcm_ndi::NtStatus;
+    use ndcm_ndi::QueueOwner;
+    use ndcm_ndi::cm_port::{AdapterInfo, CmEvent, IpAddr, IpEndpoint, ReqInfo};
+    use shuttle::thread;
+    use std::sync::Arc;
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    type Dev = Device<ScriptedHostCm, ShuttleSys>;
+
+    /// Counts the two outcomes of a race, to show both were explored.
+    struct Outcomes([AtomicUsize; 2]);
+
+    impl Outcomes {
+        const fn new() -> Self {
+            Outcomes([AtomicUsize::new(0), AtomicUsize::new(0)])
+        }
+        fn saw(&self, second: bool) {
+            let _ = self.0[usize::from(second)].fetch_add(1, Ordering::Relaxed);
+        }
+        #[track_caller]
+        fn assert_both(&self) {
+            let (a, b) = (
+                self.0[0].load(Ordering::Relaxed),
+                self.0[1].load(Ordering::Relaxed),
+            );
+            assert!(a > 0 && b > 0, "only one order was explored: {a} / {b}");
+        }
+    }
+    type Cl = Client<ScriptedHostCm, ShuttleSys>;
+
+    fn device() -> Arc<Dev> {
+        Device::new(
+            HostPlatform::new_virtual(),
+            ScriptedHostCm::new(),
+            vec![AdapterInfo {
+                addresses: vec![IpAddr::V4(node_ipv4(1))],
+                max_inbound_read_limit: 16,
+                max_outbound_read_limit: 16,
+                max_qp_depth: 1024,
+                max_sge: 4,
+                max_inline: 64,
+            }],
+        )
+    }
+
+    fn owner(c: &Cl, object: u64) -> QueueOwner {
+        QueueOwner {
+            instance: c.device().file(c.handle()).expect("open").id(),
+            object,
+        }
+    }
+
+    fn rep() -> CmEvent {
+        CmEvent::RepReceived {
+            responder_resources: 4,
+            initiator_depth: 4,
+            private_data: [1; 196],
+        }
+    }
+
+    fn completed(d: &Dev, p: Pending) -> NtStatus {
+        NtStatus(d.poll(p).expect("request completed").status)
+    }
+
+    /// An active connection with a pending REQ_CM.
+    fn connecting(c: &Cl) -> (u64, u64, Pending) {
+        let a = c.adapter();
+        let conn = c.connection(a);
+        let qp = c.qp(a);
+        let p = c
+            .connect(conn, qp, node_ipv4(1), node_ipv4(2), 4791, &[])
+            .pending()
+            .expect("REQ_CM pends");
+        (conn, qp, p)
+    }
+
+    /// A passive connection in REQ_RCVD (through LISTEN + GET_REQ_CM).
+    fn request_received(c: &Cl, adapter: u64, listener: u64, port: u16) -> u64 {
+        let d = c.device();
+        let conn = c.connection(adapter);
+        let get = c.get_request(listener, conn).pending().expect("pends");
+        let cid = d.cm().script().incoming();
+        let req = ReqInfo {
+            local: IpEndpoint {
+                addr: IpAddr::V4(node_ipv4(1)),
+                port,
+            },
+            remote: IpEndpoint {
+                addr: IpAddr::V4(node_ipv4(2)),
+                port: 50_000,
+            },
+            responder_resources: 4,
+            initiator_depth: 4,
+            private_data: [0; 56],
+        };
+        assert!(
+            d.cm()
+                .inject(owner(c, listener), CmEvent::ReqReceived { cid, req })
+        );
+        assert_eq!(completed(d, get), NtStatus::SUCCESS);
+        conn
+    }
+
+    #[test]
+    fn cancel_vs_completion_of_the_same_pending_request() {
+        static SEEN: Outcomes = Outcomes::new();
+        shuttle::check_random(
+            || {
+                let d = device();
+                let c = Client::open(&d);
+                let (conn, _qp, p) = connecting(&c);
+                let who = owner(&c, conn);
+                let canceller = {
+                    let d = Arc::clone(&d);
+                    thread::spawn(move || {
+                        let _ = d.cancel(p);
+                    })
+                };
+                let _ = d.cm().inject(who, rep());
+                canceller.join().expect("canceller");
+                let st = completed(&d, p);
+                assert!(
+                    st == NtStatus::SUCCESS || st == NtStatus::CANCELLED,
+                    "{:?}",
+                    st.name()
+                );
+                assert_eq!(d.framework().completion_attempts(p.0), 1);
+                SEEN.saw(st == NtStatus::CANCELLED);
+                c.close();
+                d.assert_clean();
+            },
+            ITERATIONS,
+        );
+        SEEN.assert_both();
+    }
+
+    #[test]
+    fn rep_cm_vs_qp_destroy() {
+        static SEEN: Outcomes = Outcomes::new();
+        shuttle::check_random(
+            || {
+                let d = device();
+                let c = Arc::new(Client::open(&d));
+                let a = c.adapter();
+                let (l, port) = c.listen(a, 0);
+                let conn = request_received(&c, a, l, port);
+                let qp = c.qp(a);
+                let destroyer = {
+                    let c = Arc::clone(&c);
+                    thread::spawn(move || c.destroy_qp(qp))
+                };
+                let accept = c.accept(conn, qp, &[]);
+                let destroyed = destroyer.join().expect("destroyer");
+                assert_eq!(destroyed, NtStatus::SUCCESS);
+                // Whatever the order, the accept is over once the QP is
+                // gone: refused up front, or pended and then aborted (S4).
+                SEEN.saw(matches!(accept, Io::Pending(_)));
+                let st = match accept {
+                    Io::Complete(done) => NtStatus(done.status),
+                    Io::Pending(p) => completed(&d, p),
+                };
+                assert_ne!(st, NtStatus::SUCCESS, "accept on a destroyed QP");
+                let c = Arc::into_inner(c).expect("sole owner");
+                c.close();
+                d.assert_clean();
+            },
+            ITERATIONS,
+        );
+        SEEN.assert_both();
+    }
+
+    #[test]
+    fn close_of_the_instance_vs_a_cm_event_delivering_to_it() {
+        static SEEN: Outcomes = Outcomes::new();
+        shuttle::check_random(
+            || {
+                let d = device();
+                let c = Client::open(&d);
+                let (conn, _qp, p) = connecting(&c);
+                let who = owner(&c, conn);
+                let event = {
+                    let d = Arc::clone(&d);
+                    thread::spawn(move || {
+                        let _ = d.cm().inject(who, rep());
+                    })
+                };
+                c.close();
+                event.join().expect("event thread");
+                let st = completed(&d, p);
+                assert!(
+                    st == NtStatus::SUCCESS || st == NtStatus::CANCELLED,
+                    "{:?}",
+                    st.name()
+                );
+                assert_eq!(d.framework().completion_attempts(p.0), 1);
+                SEEN.saw(st == NtStatus::CANCELLED);
+                d.assert_clean();
+            },
+            ITERATIONS,
+        );
+        SEEN.assert_both();
+    }
+
+    #[test]
+    fn two_threads_issuing_rep_cm_for_the_same_qp() {
+        shuttle::check_random(
+            || {
+                let d = device();
+                let c = Arc::new(Client::open(&d));
+                let a = c.adapter();
+                let (l, port) = c.listen(a, 0);
+                let first = request_received(&c, a, l, port);
+                let second = request_received(&c, a, l, port);
+                let qp = c.qp(a);
+                let other = {
+                    let c = Arc::clone(&c);
+                    thread::spawn(move || c.accept(second, qp, &[]))
+                };
+                let mine = c.accept(first, qp, &[]);
+                let theirs = other.join().expect("other accept");
+                // The QP binds to exactly one connection (S2): one accept
+                // pends waiting for the RTU, the other is refused — by the
+                // binding (CONNECTION_ACTIVE) or, when the winner has already
+                // moved the QP past INIT, by the QP state check.
+                let pended = [&mine, &theirs]
+                    .iter()
+                    .filter(|io| matches!(io, Io::Pending(_)))
+                    .count();
+                assert_eq!(pended, 1, "{mine:?} / {theirs:?}");
+                for io in [&mine, &theirs] {
+                    if let Io::Complete(done) = io {
+                        let st = NtStatus(done.status);
+                        assert!(
+                            st == NtStatus::CONNECTION_ACTIVE
+                                || st == NtStatus::INVALID_DEVICE_STATE,
+                            "{:?}",
+                            st.name()
+                        );
+                    }
+                }
+                let c = Arc::into_inner(c).expect("sole owner");
+                c.close();
+                for io in [mine, theirs] {
+                    if let Io::Pending(p) = io {
+                        assert_eq!(completed(&d, p), NtStatus::CANCELLED);
+                    }
+                }
+                d.assert_clean();
+            },
+            ITERATIONS,
+        );
+    }
+}

@@ -335,3 +335,27 @@ fn retrieval_and_cancellation_race_completes_each_request_once() {
     fw.close_file(file, || {});
     fw.assert_quiescent();
 }
+
+#[test]
+fn a_forwarded_request_taken_by_another_thread_before_dispatch_returns_is_not_flagged() {
+    // Forwarded, then retrieved and completed elsewhere while the dispatch
+    // routine is still running: RequestCompletedLocal is satisfied by the
+    // forward, whatever the request's state when the routine returns.
+    let fw: Arc<Framework> = Arc::new(Framework::new(Arc::new(Verifier::default())));
+    let file = fw.open_file();
+    let q = fw.create_queue(None);
+    let r = fw.present(file, IOCTL_WRITE, vec![], 0, |r| {
+        fw.forward_to_queue(r, q, [0; 2]).expect("forward");
+        let fw2 = Arc::clone(&fw);
+        std::thread::spawn(move || {
+            let (got, _) = fw2.retrieve_next(q).expect("queued");
+            fw2.complete(got, status::SUCCESS, 0);
+        })
+        .join()
+        .expect("event thread");
+    });
+    assert_eq!(fw.poll(r).map(|c| c.status), Some(status::SUCCESS));
+    fw.delete_queue(q);
+    fw.close_file(file, || {});
+    fw.assert_quiescent();
+}

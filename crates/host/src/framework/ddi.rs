@@ -103,6 +103,7 @@ impl<S: Sys> Framework<S> {
             output.truncate(information);
             r.input = Vec::new();
             r.owner = Owner::Completed;
+            r.handed_off = true;
             r.completion = Some(Completion {
                 status,
                 information: information.min(output.len()),
@@ -130,6 +131,7 @@ impl<S: Sys> Framework<S> {
             _ => {
                 r.owner = Owner::Cancelable(routine);
                 r.was_cancelable = true;
+                r.handed_off = true;
                 Ok(())
             }
         });

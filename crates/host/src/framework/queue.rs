@@ -75,6 +75,7 @@ impl<S: Sys> Framework<S> {
                 return Err((None, status::CANCELLED));
             }
             r.owner = Owner::Queued(queue);
+            r.handed_off = true;
             r.context = context;
             if let Some(q) = i.queues.get_mut(&queue) {
                 q.requests.push_back(request);

@@ -43,6 +43,11 @@ pub(crate) struct Request {
     pub(crate) completion: Option<super::Completion>,
     /// How many times completion was attempted (the exactly-once audit).
     pub(crate) completions: u32,
+    /// Completed, forwarded or marked cancelable at least once: what
+    /// RequestCompletedLocal asks of the dispatch routine. (The current
+    /// owner is not enough: once forwarded, another thread may already have
+    /// retrieved it when the dispatch routine returns.)
+    pub(crate) handed_off: bool,
 }
 
 /// What a retrieval predicate sees of a queued request.
