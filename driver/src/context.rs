@@ -16,13 +16,14 @@
 //! of a callback, or handles they hold a reference on.
 
 use core::mem::{MaybeUninit, size_of};
+use core::sync::atomic::{AtomicBool, AtomicUsize};
 
 use ndcm_ndi::requests::{PendInfo, QueueOwner};
 use wdk_sys::{
     _WDF_EXECUTION_LEVEL, _WDF_SYNCHRONIZATION_SCOPE, PCWDF_OBJECT_CONTEXT_TYPE_INFO, ULONG,
     WDF_DRIVER_CONFIG, WDF_FILEOBJECT_CONFIG, WDF_IO_QUEUE_CONFIG, WDF_OBJECT_ATTRIBUTES,
-    WDF_OBJECT_CONTEXT_TYPE_INFO, WDF_PNPPOWER_EVENT_CALLBACKS, WDF_TIMER_CONFIG, WDFDEVICE,
-    WDFOBJECT, call_unsafe_wdf_function_binding,
+    WDF_OBJECT_CONTEXT_TYPE_INFO, WDF_TIMER_CONFIG, WDFDEVICE, WDFOBJECT,
+    call_unsafe_wdf_function_binding,
 };
 
 use crate::device::{DeviceState, NdiFile};
@@ -45,7 +46,6 @@ pub(crate) const WDF_OBJECT_ATTRIBUTES_SIZE: ULONG = wdf_size!(WDF_OBJECT_ATTRIB
 pub(crate) const WDF_IO_QUEUE_CONFIG_SIZE: ULONG = wdf_size!(WDF_IO_QUEUE_CONFIG);
 pub(crate) const WDF_FILEOBJECT_CONFIG_SIZE: ULONG = wdf_size!(WDF_FILEOBJECT_CONFIG);
 pub(crate) const WDF_TIMER_CONFIG_SIZE: ULONG = wdf_size!(WDF_TIMER_CONFIG);
-pub(crate) const WDF_PNPPOWER_EVENT_CALLBACKS_SIZE: ULONG = wdf_size!(WDF_PNPPOWER_EVENT_CALLBACKS);
 const WDF_OBJECT_CONTEXT_TYPE_INFO_SIZE: ULONG = wdf_size!(WDF_OBJECT_CONTEXT_TYPE_INFO);
 
 /// `WDF_OBJECT_ATTRIBUTES_INIT`: inherit execution level and
@@ -168,12 +168,29 @@ pub(crate) struct QueueContext {
 }
 declare_context_type!(QUEUE_CONTEXT_TYPE_INFO, QueueContext, queue_context);
 
-/// Context of every request of the control device
-/// (`WdfDeviceInitSetRequestAttributes`): what a pended request waits for.
-pub(crate) struct RequestContext {
+/// What a pended request waits for: written by its owner before it enters
+/// a manual queue, read (never written) while it is queued.
+#[derive(Clone, Copy)]
+pub(crate) struct PendRecord {
     /// Set by `Requests::forward` before the request enters a manual queue.
     pub(crate) pended: bool,
     /// Valid when `pended`.
     pub(crate) info: MaybeUninit<PendInfo>,
+}
+
+/// Context of every request of the control device
+/// (`WdfDeviceInitSetRequestAttributes`).
+pub(crate) struct RequestContext {
+    /// What the request waits for while queued.
+    pub(crate) record: PendRecord,
+    /// The thread inside `Requests::forward` for this request (its
+    /// `sync::current_thread_tag`), or 0. Lets EvtIoCanceledOnQueue tell a
+    /// cancellation the framework reports synchronously from inside
+    /// WdfRequestForwardToIoQueue (same thread, dispatcher lock held) from
+    /// one on another thread.
+    pub(crate) forwarding_thread: AtomicUsize,
+    /// Set by EvtIoCanceledOnQueue when it ran inside `forward` on the
+    /// forwarding thread: `forward` takes the request back and fails.
+    pub(crate) cancelled_in_forward: AtomicBool,
 }
 declare_context_type!(REQUEST_CONTEXT_TYPE_INFO, RequestContext, request_context);

@@ -19,13 +19,13 @@ use core::ptr;
 
 use wdk_sys::{
     DRIVER_OBJECT, NTSTATUS, PCUNICODE_STRING, PWDFDEVICE_INIT, STATUS_SUCCESS, WDF_DRIVER_CONFIG,
-    WDF_NO_HANDLE, WDF_NO_OBJECT_ATTRIBUTES, WDF_PNPPOWER_EVENT_CALLBACKS, WDFDEVICE, WDFDRIVER,
-    WDFOBJECT, call_unsafe_wdf_function_binding,
+    WDF_NO_HANDLE, WDF_NO_OBJECT_ATTRIBUTES, WDFDEVICE, WDFDRIVER, WDFOBJECT,
+    call_unsafe_wdf_function_binding,
 };
 
 use crate::context::{
-    PNP_DEVICE_CONTEXT_TYPE_INFO, PnpDeviceContext, WDF_DRIVER_CONFIG_SIZE,
-    WDF_PNPPOWER_EVENT_CALLBACKS_SIZE, object_attributes_with, pnp_device_context,
+    PNP_DEVICE_CONTEXT_TYPE_INFO, PnpDeviceContext, WDF_DRIVER_CONFIG_SIZE, object_attributes_with,
+    pnp_device_context,
 };
 use crate::device::create_control_device;
 
@@ -69,25 +69,12 @@ extern "C" fn evt_driver_device_add(
     driver: WDFDRIVER,
     mut device_init: PWDFDEVICE_INIT,
 ) -> NTSTATUS {
-    let mut pnp_power = WDF_PNPPOWER_EVENT_CALLBACKS {
-        Size: WDF_PNPPOWER_EVENT_CALLBACKS_SIZE,
-        ..WDF_PNPPOWER_EVENT_CALLBACKS::default()
-    };
-    // SAFETY: `device_init` is the framework's init structure for this
-    // AddDevice, not yet consumed; the callbacks structure (none set: the
-    // device has no hardware) is initialised with its size.
-    unsafe {
-        call_unsafe_wdf_function_binding!(
-            WdfDeviceInitSetPnpPowerEventCallbacks,
-            device_init,
-            &raw mut pnp_power,
-        );
-    };
     let mut attributes = object_attributes_with(&PNP_DEVICE_CONTEXT_TYPE_INFO);
     attributes.EvtCleanupCallback = Some(evt_pnp_device_cleanup);
     let mut device: WDFDEVICE = ptr::null_mut();
-    // SAFETY: as above; the framework consumes `device_init` on success and
-    // frees it itself on failure (a PnP init, unlike a control init).
+    // SAFETY: `device_init` is the framework's init structure for this
+    // AddDevice; the framework consumes it on success and frees it itself
+    // on failure (a PnP init, unlike a control init).
     let status = unsafe {
         call_unsafe_wdf_function_binding!(
             WdfDeviceCreate,

@@ -9,8 +9,13 @@
 //! between acquire and release. A guard returned by value would move it;
 //! the closure API keeps it pinned in one frame (spec/KMDF.md §4).
 //!
-//! This module must never call the WDF or allocate while a lock is held, and
-//! never mix the queued and the ordinary `KeAcquireSpinLock` APIs on one lock.
+//! This module must never mix the queued and the ordinary `KeAcquireSpinLock`
+//! APIs on one lock. Closures run at DISPATCH_LEVEL: they must not wait,
+//! touch pageable memory or re-take the same lock; the driver's own closures
+//! also never allocate (the portable crates' closures may, from non-paged
+//! pool, which is legal at DISPATCH_LEVEL). WDF calls that are allowed at
+//! DISPATCH_LEVEL (WdfTimerStart, WdfRequestForwardToIoQueue, …) may be made
+//! under a lock.
 
 use core::cell::UnsafeCell;
 use core::num::NonZeroU64;
@@ -76,6 +81,15 @@ impl<T: Send> QueuedSpinLock<T> for InStackQueuedSpinLock<T> {
     }
 }
 
+/// The current thread's ETHREAD address (`PsGetCurrentThread`): unique
+/// among running threads, never 0.
+pub(crate) fn current_thread_tag() -> usize {
+    // SAFETY: PsGetCurrentThread has no preconditions and may be called at
+    // any IRQL <= DISPATCH_LEVEL; it only reads the current KTHREAD.
+    let thread = unsafe { PsGetCurrentThread() };
+    thread.addr()
+}
+
 /// The kernel platform. Zero-sized: the kernel services are global.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct KmdfPlatform;
@@ -93,12 +107,9 @@ impl Platform for KmdfPlatform {
     }
 
     fn current_thread(&self) -> ThreadId {
-        // SAFETY: PsGetCurrentThread has no preconditions and may be called
-        // at any IRQL <= DISPATCH_LEVEL; it only reads the current KTHREAD.
-        let thread = unsafe { PsGetCurrentThread() };
         // The ETHREAD address identifies the thread while it runs; it is
         // never null, but a null would map to 1 rather than panic.
-        let id = u64::try_from(thread.addr()).unwrap_or(0);
+        let id = u64::try_from(current_thread_tag()).unwrap_or(0);
         ThreadId(NonZeroU64::new(id).unwrap_or(NonZeroU64::MIN))
     }
 
