@@ -22,6 +22,7 @@ use core::ptr;
 use ndcm_cm::cid::Cid;
 use ndcm_cm::output::TimerOp;
 use ndcm_cm::platform::Instant;
+use ndcm_cm::{CepManager, ManagerConfig};
 use ndcm_ndi::abi::codes::NDCM_DEVICE_TYPE;
 use ndcm_ndi::{File, Ndi};
 use wdk_sys::{
@@ -62,11 +63,13 @@ pub(crate) type NdiFile = File<KmdfPlatform, KmdfRequests>;
 /// The CEP manager behind the dispatcher, as `ndcm_ndi::cm_port::CmPort`.
 ///
 /// NOT YET PROVIDED by the portable crates when this glue was written:
-/// ndcm-ndi defines the `CmPort` trait but no implementation of it over
-/// ndcm-cm's CEP manager. This alias names the one the README's "What must
-/// change" section describes; it must be pointed at that implementation,
-/// constructed in [`DeviceState::new`] with this device's [`CmTimers`] as its
-/// timer sink.
+/// ndcm-ndi defines the `CmPort` trait and ndcm-cm the `CepManager`, but no
+/// `CmPort` implementation over `CepManager` existed (only scripted test
+/// doubles). This alias names the one README-windows.md ("What must change")
+/// describes: a bridge that owns the manager and, in `perform`, sends MADs
+/// through `Ndi::deliver_outbound_mad`, runs deliveries into
+/// `Ndi::on_cm_event`, and hands `Output::timers` to
+/// [`DeviceState::apply_timer_ops`].
 pub(crate) type KmdfCm = ndcm_ndi::cm_port::ManagerPort<KmdfPlatform>;
 
 /// Everything the control device owns besides WDF objects.
@@ -87,7 +90,8 @@ impl DeviceState {
     }
 
     /// A CID's CM timer expired (DISPATCH_LEVEL, no lock held): the core
-    /// handles it and its output (MADs, new timer operations, events) runs
+    /// handles it (`CepManager::on_timer(cid, now, &mut Output)`) and the
+    /// bridge performs the output (MADs, new timer operations, events)
     /// before this returns.
     pub(crate) fn on_cm_timer(&self, cid: Cid, now: Instant) {
         self.ndi.cm().on_timer(cid, now);
@@ -289,10 +293,18 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
 impl DeviceState {
     fn new(device: WDFDEVICE, timers: CmTimers) -> Result<alloc::boxed::Box<Self>, NTSTATUS> {
         let requests = KmdfRequests::new(device);
-        // The CM side: see `KmdfCm`. Its constructor must receive a way to
-        // reach `apply_timer_ops` (the device context) and the MAD agent
-        // path (`Ndi::deliver_outbound_mad`).
-        let cm = KmdfCm::new(KmdfPlatform, MAX_CIDS);
+        // The CEP manager, limited to the CIDs the timer table can hold.
+        let manager = CepManager::new(
+            KmdfPlatform,
+            ManagerConfig {
+                max_ceps: MAX_CIDS,
+                ..ManagerConfig::default()
+            },
+        );
+        // The CM side: see `KmdfCm`. The bridge must also reach
+        // `apply_timer_ops` and the dispatcher (for MADs and events) of this
+        // device, e.g. through the WDF device handle.
+        let cm = KmdfCm::new(manager, device);
         // No hardware adapter yet: the MAD agent (`ndcm agent`) carries the
         // MADs, so the device exposes no RDMA adapter to OPEN_ADAPTER.
         let adapters = Vec::new();

@@ -157,10 +157,16 @@ fn abi_struct_names() -> Vec<String> {
 
 /// Leaf names the driver imports from `ndcm_ndi` (`use ndcm_ndi::…;`).
 fn ndi_imports(source: &str) -> Vec<(String, String)> {
+    crate_imports(source, "ndcm_ndi")
+}
+
+/// Leaf names imported from crate `krate` (`use krate::…;`).
+fn crate_imports(source: &str, krate: &str) -> Vec<(String, String)> {
+    let needle = format!("use {krate}::");
     let mut out = Vec::new();
     let mut rest = source;
-    while let Some(at) = rest.find("use ndcm_ndi::") {
-        let tail = &rest[at + "use ndcm_ndi::".len()..];
+    while let Some(at) = rest.find(&needle) {
+        let tail = &rest[at + needle.len()..];
         let end = tail.find(';').unwrap_or(tail.len());
         let item = &tail[..end];
         let (prefix, leaves) = match item.find('{') {
@@ -181,7 +187,7 @@ fn ndi_imports(source: &str) -> Vec<(String, String)> {
     out
 }
 
-/// True if ndcm-ndi's sources declare or re-export `name` publicly.
+/// True if the crate sources declare or re-export `name` publicly.
 fn ndi_declares(name: &str, sources: &[(String, String)]) -> bool {
     let decls = [
         "pub const ",
@@ -249,12 +255,20 @@ fn restated_codes_and_layouts_are_caught() {
 
 /// Paths written inline (not in a `use`): `ndcm_ndi::a::B<…>`.
 fn ndi_inline_paths(source: &str) -> Vec<(String, String)> {
+    inline_paths(source, "ndcm_ndi")
+}
+
+/// Paths into crate `krate` written inline (not in a `use`).
+fn inline_paths(source: &str, krate: &str) -> Vec<(String, String)> {
+    let needle = format!("{krate}::");
     let mut out = Vec::new();
-    for (i, _) in source.match_indices("ndcm_ndi::") {
-        if source[..i].ends_with("use ") {
+    for (i, _) in source.match_indices(&needle) {
+        if source[..i].ends_with("use ")
+            || source[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+        {
             continue;
         }
-        let path: String = source[i + "ndcm_ndi::".len()..]
+        let path: String = source[i + needle.len()..]
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
             .collect();
@@ -396,4 +410,33 @@ fn the_providers_device_path_is_the_drivers_symbolic_link() {
         "\\DosDevices\\Global\\other"
     ));
     assert!(!user_path_matches_link("ndcm", &link));
+}
+
+#[test]
+fn every_name_the_driver_uses_from_ndcm_cm_exists_there() {
+    let cm = rust_files(&repo().join("crates/cm/src"));
+    let mut uses = Vec::new();
+    for (file, text) in driver_sources() {
+        for (path, name) in crate_imports(&text, "ndcm_cm")
+            .into_iter()
+            .chain(inline_paths(&text, "ndcm_cm"))
+        {
+            uses.push((file.clone(), path, name));
+        }
+    }
+    assert!(
+        uses.len() >= 5,
+        "the driver uses little of ndcm-cm: {uses:?}"
+    );
+    let missing: Vec<String> = uses
+        .iter()
+        .filter(|(_, _, name)| !ndi_declares(name, &cm))
+        .map(|(f, p, n)| format!("{f}: ndcm_cm::{p}::{n}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in ndcm-cm:\n{}",
+        missing.join("\n")
+    );
+    assert!(!ndi_declares("NoSuchManager", &cm));
 }
