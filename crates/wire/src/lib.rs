@@ -26,6 +26,7 @@ pub mod cm;
 pub mod enums;
 mod error;
 pub mod eth;
+pub mod fields;
 pub mod ip;
 pub mod mad;
 #[cfg(feature = "std")]
