@@ -15,6 +15,7 @@ pub mod fabric;
 pub mod framework;
 pub mod irql;
 pub mod lock;
+pub mod manager_port;
 pub mod mcs;
 pub mod ndi_requests;
 pub mod platform;
