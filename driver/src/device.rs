@@ -338,19 +338,22 @@ pub(crate) unsafe fn device_state<'a>(device: WDFOBJECT) -> Option<&'a DeviceSta
     unsafe { (*context).state.as_deref() }
 }
 
-/// EvtCleanupCallback of the control device (PASSIVE_LEVEL, after every
-/// file object is gone): stops the CM timer and drops the state.
+/// EvtCleanupCallback of the control device (PASSIVE_LEVEL, after its
+/// queues are gone): stops the CM timer, then drops the state.
 extern "C" fn evt_control_device_cleanup(device: WDFOBJECT) {
     // SAFETY: the framework passes the control device being cleaned up,
-    // which was created with DeviceContext.
-    let context = unsafe { device_context(device) };
-    // SAFETY: cleanup runs once, after the device's queues and file objects
-    // are gone, so nothing else reads the context concurrently.
-    let state = unsafe { (*context).state.take() };
-    if let Some(state) = state {
+    // which was created with DeviceContext; the timer callback may still be
+    // reading the state, so only shared access is taken first.
+    if let Some(state) = unsafe { device_state(device) } {
+        // Waits for a running timer callback; none runs afterwards.
         state.timers().shutdown();
-        drop(state);
     }
+    // SAFETY: as above; with the timer stopped and the queues gone nothing
+    // else reads the context, so taking the state is the only access.
+    let context = unsafe { device_context(device) };
+    // SAFETY: `context` is valid; see above for exclusivity.
+    let state = unsafe { (*context).state.take() };
+    drop(state);
 }
 
 /// The ndcm-ndi instance of a file object, if it was opened.
