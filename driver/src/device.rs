@@ -2,7 +2,7 @@
 //!
 //! Owns the control device's creation (name, SDDL, symbolic link
 //! `\DosDevices\Global\ndcm`, file-object configuration, request context,
-//! default queue, CM timers, the ndcm-ndi dispatcher), its cleanup, and the
+//! default queue, CM timers, the ndcm-ndi dispatcher), its destruction, and the
 //! file-object callbacks: EvtDeviceFileCreate opens one ndcm-ndi instance per
 //! open file, EvtFileCleanup tears it down (every pending request of the file
 //! completes with STATUS_CANCELLED, spec/NDI.md §9.3), EvtFileClose drops the
@@ -244,7 +244,7 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
     };
 
     let mut device_attributes = object_attributes_with(&DEVICE_CONTEXT_TYPE_INFO);
-    device_attributes.EvtCleanupCallback = Some(evt_control_device_cleanup);
+    device_attributes.EvtDestroyCallback = Some(evt_control_device_destroy);
     let mut device: WDFDEVICE = ptr::null_mut();
     // SAFETY: `init` is consumed on success (and set to null by the
     // framework); the attributes name DeviceContext; `device` receives the
@@ -328,8 +328,7 @@ impl DeviceState {
 /// # Safety
 /// `device` must be the live control device (created with DeviceContext),
 /// and the returned reference must not outlive the callback it is used in
-/// (the state is dropped in the device's cleanup, after every file is
-/// closed).
+/// (the state is dropped in the device's destroy callback).
 pub(crate) unsafe fn device_state<'a>(device: WDFOBJECT) -> Option<&'a DeviceState> {
     // SAFETY: per the contract `device` is the live control device.
     let context = unsafe { device_context(device) };
@@ -338,20 +337,15 @@ pub(crate) unsafe fn device_state<'a>(device: WDFOBJECT) -> Option<&'a DeviceSta
     unsafe { (*context).state.as_deref() }
 }
 
-/// EvtCleanupCallback of the control device (PASSIVE_LEVEL, after its
-/// queues are gone): stops the CM timer, then drops the state.
-extern "C" fn evt_control_device_cleanup(device: WDFOBJECT) {
-    // SAFETY: the framework passes the control device being cleaned up,
-    // which was created with DeviceContext; the timer callback may still be
-    // reading the state, so only shared access is taken first.
-    if let Some(state) = unsafe { device_state(device) } {
-        // Waits for a running timer callback; none runs afterwards.
-        state.timers().shutdown();
-    }
-    // SAFETY: as above; with the timer stopped and the queues gone nothing
-    // else reads the context, so taking the state is the only access.
+/// EvtDestroyCallback of the control device (IRQL <= DISPATCH_LEVEL): the
+/// device and every child (queues, CM timer) are gone and no callback of
+/// theirs runs any more; drop the state. Dropping it makes no WDF call.
+extern "C" fn evt_control_device_destroy(device: WDFOBJECT) {
+    // SAFETY: the framework passes the control device being destroyed,
+    // created with DeviceContext; its context is still valid here.
     let context = unsafe { device_context(device) };
-    // SAFETY: `context` is valid; see above for exclusivity.
+    // SAFETY: nothing else can reach the context any more (no child, no
+    // callback, no reference), so taking the state is the only access.
     let state = unsafe { (*context).state.take() };
     drop(state);
 }

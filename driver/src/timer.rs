@@ -11,10 +11,12 @@
 //! stack) and handed to the core with the lock released; then the timer is
 //! set for the next deadline.
 //!
-//! Owns [`CmTimers`] and the `EvtTimerFunc`. It must never allocate under its
-//! lock, never call into the CM with its lock held (the table lock is a leaf:
-//! the CM's own lock is taken after it is released), and never touch the
-//! device context after [`CmTimers::shutdown`] has returned.
+//! Owns [`CmTimers`], the `EvtTimerFunc` and the timer's cleanup callback.
+//! It must never allocate under its lock, never call into the CM with its
+//! lock held (the table lock is a leaf: the CM's own lock is taken after it
+//! is released), and never start the WDF timer after the timer's cleanup
+//! callback has closed the table (the framework then stops, waits for and
+//! deletes the timer, before the device's state is destroyed).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -41,7 +43,7 @@ struct TimerTable {
     deadlines: Box<[Option<(Cid, Instant)>]>,
     /// The deadline the WDF timer is armed for, if any.
     armed: Option<Instant>,
-    /// Set by `shutdown`: nothing is armed any more.
+    /// Set by `close`: nothing is armed any more.
     closed: bool,
 }
 
@@ -92,6 +94,7 @@ impl CmTimers {
         };
         let mut attributes = object_attributes();
         attributes.ParentObject = device.cast();
+        attributes.EvtCleanupCallback = Some(evt_cm_timer_cleanup);
         let mut timer: WDFTIMER = ptr::null_mut();
         // SAFETY: `config` and `attributes` are initialised structures with
         // correct sizes that live across the call; the parent is the live
@@ -154,18 +157,14 @@ impl CmTimers {
         });
     }
 
-    /// Stops the timer and waits for a running callback to return. Called
-    /// at PASSIVE_LEVEL from the device's cleanup, before the device state
-    /// is dropped; afterwards nothing is armed again.
-    pub(crate) fn shutdown(&self) {
+    /// Closes the table: nothing is armed any more. Called from the WDF
+    /// timer's cleanup callback, before the framework stops and deletes the
+    /// timer, so no `start` can follow on a deleted handle.
+    fn close(&self) {
         self.table.with(|table| {
             table.closed = true;
             table.armed = None;
         });
-        // SAFETY: the timer is a live child of the device being cleaned up;
-        // Wait = TRUE is allowed at PASSIVE_LEVEL and guarantees no
-        // `evt_cm_timer` is running or will run for this arming.
-        let _was_queued = unsafe { call_unsafe_wdf_function_binding!(WdfTimerStop, self.timer, 1) };
     }
 
     /// Sets the WDF timer to fire at `at` (relative due time, in 100 ns
@@ -178,9 +177,9 @@ impl CmTimers {
             .div_ceil(100)
             .max(1);
         let due = 0_i64.saturating_sub(i64::try_from(ticks).unwrap_or(i64::MAX));
-        // SAFETY: the timer is live until the device is deleted, which
-        // happens only after `shutdown` (which closes the table first, so no
-        // `start` follows it); WdfTimerStart is callable at DISPATCH_LEVEL.
+        // SAFETY: the timer is live until its cleanup callback closes the
+        // table (under this same lock, so no `start` follows it);
+        // WdfTimerStart is callable at DISPATCH_LEVEL.
         let _was_queued =
             unsafe { call_unsafe_wdf_function_binding!(WdfTimerStart, self.timer, due) };
     }
@@ -236,8 +235,8 @@ extern "C" fn evt_cm_timer(timer: WDFTIMER) {
     let device: WDFOBJECT =
         unsafe { call_unsafe_wdf_function_binding!(WdfTimerGetParentObject, timer) };
     // SAFETY: the parent is the control device, created with DeviceContext;
-    // it outlives its child timer, and its state is dropped only after
-    // `shutdown` has waited for this callback.
+    // it outlives its child timer, and its state is dropped only in its
+    // destroy callback, after the timer (and this callback) are gone.
     let context = unsafe { device_context(device) };
     // SAFETY: `context` points to the device's context; only shared access
     // is taken here, and the state is not replaced while the timer runs.
@@ -257,4 +256,19 @@ extern "C" fn evt_cm_timer(timer: WDFTIMER) {
         }
     }
     timers.rearm();
+}
+
+/// EvtCleanupCallback of the CM timer (the control device is being
+/// deleted; the timer is deleted before its parent): close the table so no
+/// `apply` or `rearm` starts the timer again.
+extern "C" fn evt_cm_timer_cleanup(timer: WDFOBJECT) {
+    // SAFETY: the framework passes the timer being cleaned up, still valid
+    // during its cleanup callback; its parent is the control device.
+    let device: WDFOBJECT =
+        unsafe { call_unsafe_wdf_function_binding!(WdfTimerGetParentObject, timer.cast()) };
+    // SAFETY: the parent outlives its child's cleanup; the state is dropped
+    // only in the device's destroy callback, after every child is gone.
+    if let Some(state) = unsafe { crate::device::device_state(device) } {
+        state.timers().close();
+    }
 }
