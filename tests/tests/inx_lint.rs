@@ -837,3 +837,187 @@ fn device_security_must_match_the_driver_sddl() {
         Check::Security,
     );
 }
+
+// ---------------------------------------------------------------------------
+// The package metadata stampinf and wdk-build read (driver/Cargo.toml and
+// friends): a mistake there breaks only the Windows build, so it is checked
+// here too.
+
+/// `[section] key = value` lines of a simple TOML file (no inline tables
+/// spanning lines), values as written.
+fn toml_entries(text: &str) -> Vec<(String, String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split(" #").next().unwrap_or("").trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_string();
+        } else if let Some((key, value)) = line.split_once('=') {
+            out.push((
+                section.clone(),
+                key.trim().to_string(),
+                value.trim().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+struct DriverPackage {
+    cargo_toml: String,
+    build_rs: String,
+    cargo_config: String,
+    root_toml: String,
+}
+
+fn driver_package() -> DriverPackage {
+    let text = |p: &str| String::from_utf8(read(p)).expect("UTF-8");
+    DriverPackage {
+        cargo_toml: text("driver/Cargo.toml"),
+        build_rs: text("driver/build.rs"),
+        cargo_config: text("driver/.cargo/config.toml"),
+        root_toml: text("Cargo.toml"),
+    }
+}
+
+fn lint_package(p: &DriverPackage) -> Vec<String> {
+    let mut bad = Vec::new();
+    let entries = toml_entries(&p.cargo_toml);
+    let get = |section: &str, key: &str| {
+        entries
+            .iter()
+            .find(|(s, k, _)| s == section && k == key)
+            .map(|(_, _, v)| v.as_str())
+    };
+    let model = "package.metadata.wdk.driver-model";
+    if get(model, "driver-type") != Some("\"KMDF\"") {
+        bad.push("driver-type must be \"KMDF\"".to_string());
+    }
+    if get(model, "kmdf-version-major") != Some("1") {
+        bad.push("kmdf-version-major must be 1".to_string());
+    }
+    if !matches!(get(model, "target-kmdf-version-minor"), Some("33" | "31")) {
+        bad.push("target-kmdf-version-minor must be 33 (or 31 for Windows 10)".to_string());
+    }
+    if get("lib", "crate-type") != Some("[\"cdylib\"]") {
+        bad.push("crate-type must be [\"cdylib\"]".to_string());
+    }
+    if !entries.iter().any(|(s, _, _)| s == "workspace") && !p.cargo_toml.contains("\n[workspace]")
+    {
+        bad.push("driver/ must be its own workspace".to_string());
+    }
+    let root_excludes = toml_entries(&p.root_toml)
+        .iter()
+        .any(|(s, k, v)| s == "workspace" && k == "exclude" && v.contains("\"driver\""));
+    if !root_excludes {
+        bad.push("the root workspace must exclude driver/".to_string());
+    }
+    // Exactly the wdk crates from a registry, at compatible versions; the
+    // rest are path dependencies on the portable crates.
+    let wanted = [
+        ("wdk", "\"0.5."),
+        ("wdk-sys", "\"0.5."),
+        ("wdk-alloc", "\"0.4."),
+        ("wdk-panic", "\"0.5."),
+    ];
+    let deps: Vec<&(String, String, String)> = entries
+        .iter()
+        .filter(|(s, _, _)| s == "dependencies")
+        .collect();
+    for (name, version) in wanted {
+        if !deps
+            .iter()
+            .any(|(_, k, v)| k == name && v.starts_with(version))
+        {
+            bad.push(format!("dependency {name} {version}x missing"));
+        }
+    }
+    for (_, k, v) in &deps {
+        let is_wdk = wanted.iter().any(|(n, _)| n == k);
+        if !is_wdk && !(k.starts_with("ndcm-") && v.contains("path")) {
+            bad.push(format!("unexpected dependency {k} = {v}"));
+        }
+    }
+    if get("build-dependencies", "wdk-build").is_none_or(|v| !v.starts_with("\"0.6.")) {
+        bad.push(
+            "build-dependency wdk-build 0.6.x (the one wdk-sys 0.5.2 uses) missing".to_string(),
+        );
+    }
+    for profile in ["profile.dev", "profile.release"] {
+        if get(profile, "panic") != Some("\"abort\"") {
+            bad.push(format!("[{profile}] panic must be \"abort\""));
+        }
+    }
+    if get("profile.release", "lto") != Some("true") {
+        bad.push("[profile.release] lto must be true".to_string());
+    }
+    if !p
+        .build_rs
+        .contains("wdk_build::configure_wdk_binary_build()")
+    {
+        bad.push("build.rs must call wdk_build::configure_wdk_binary_build()".to_string());
+    }
+    if !p.cargo_config.contains("target-feature=+crt-static") {
+        bad.push(".cargo/config.toml must set -C target-feature=+crt-static".to_string());
+    }
+    bad
+}
+
+#[test]
+fn the_driver_package_is_a_kmdf_cdylib_on_the_wdk_crates() {
+    let bad = lint_package(&driver_package());
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn a_broken_driver_package_fails() {
+    let cases: [(&str, &str, &str); 9] = [
+        ("cargo", "driver-type = \"KMDF\"", "driver-type = \"WDM\""),
+        (
+            "cargo",
+            "target-kmdf-version-minor = 33",
+            "target-kmdf-version-minor = 35",
+        ),
+        (
+            "cargo",
+            "crate-type = [\"cdylib\"]",
+            "crate-type = [\"rlib\"]",
+        ),
+        ("cargo", "wdk-sys = \"0.5.2\"", "wdk-sys = \"0.4.0\""),
+        ("cargo", "wdk-build = \"0.6.0\"", "wdk-build = \"0.5.1\""),
+        ("cargo", "lto = true", "lto = false"),
+        ("cargo", "[dependencies]", "[dependencies]\npaste = \"1\""),
+        ("build", "wdk_build::configure_wdk_binary_build()", "Ok(())"),
+        (
+            "config",
+            "target-feature=+crt-static",
+            "target-feature=-crt-static",
+        ),
+    ];
+    for (file, from, to) in cases {
+        let mut p = driver_package();
+        let text = match file {
+            "cargo" => &mut p.cargo_toml,
+            "build" => &mut p.build_rs,
+            _ => &mut p.cargo_config,
+        };
+        assert!(
+            text.contains(from),
+            "{file} no longer contains {from:?}; update this test"
+        );
+        *text = text.replacen(from, to, 1);
+        assert!(
+            !lint_package(&p).is_empty(),
+            "not caught: {from:?} -> {to:?}"
+        );
+    }
+    let mut p = driver_package();
+    p.root_toml = p.root_toml.replace("\"driver\"", "\"other\"");
+    assert!(
+        !lint_package(&p).is_empty(),
+        "a root workspace that does not exclude driver/ passes"
+    );
+}
