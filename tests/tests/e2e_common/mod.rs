@@ -163,3 +163,116 @@ pub fn sync_status(io: Io) -> NtStatus {
         Io::Pending(p) => panic!("expected a synchronous completion, {p:?} pended"),
     }
 }
+
+/// The steps of an ND connection, each leaving one kind of request pending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    /// The server's GET_REQ_CM waits for a REQ.
+    GetRequest,
+    /// The client's REQ_CM waits for the REP (the server holds the REQ).
+    Connect,
+    /// The server's REP_CM waits for the RTU (the client holds the REP).
+    Accept,
+    /// Connected; the server's NOTIFY_DREQ waits for a disconnect.
+    Connected,
+    /// The client's DREQ_CM waits for the DREP (the server holds the DREQ).
+    Disconnect,
+}
+
+/// A pair of instances driven to a step, with every handle.
+pub struct Scenario {
+    pub server: Cl,
+    pub client: Cl,
+    pub listener: u64,
+    pub sconn: u64,
+    pub sqp: u64,
+    pub cconn: u64,
+    pub cqp: u64,
+    /// The request left pending at this step, and whose it is.
+    pub pending: Pending,
+    pub pending_on_server: bool,
+}
+
+impl Net {
+    /// Drives a fresh pair of instances to `step`.
+    pub fn drive_to(&self, step: Step) -> Scenario {
+        let server = self.server();
+        let client = self.client();
+        let sa = server.adapter();
+        let ca = client.adapter();
+        let (listener, port) = server.listen(sa, 6000);
+        let sconn = server.connection(sa);
+        let sqp = server.qp(sa);
+        let cconn = client.connection(ca);
+        let cqp = client.qp(ca);
+        let get = pending(server.get_request(listener, sconn));
+        let mut s = Scenario {
+            server,
+            client,
+            listener,
+            sconn,
+            sqp,
+            cconn,
+            cqp,
+            pending: get,
+            pending_on_server: true,
+        };
+        if step == Step::GetRequest {
+            return s;
+        }
+        let connect = pending(
+            s.client
+                .connect(cconn, cqp, CLIENT_IP, SERVER_IP, port, b"req"),
+        );
+        self.deliver();
+        assert_eq!(self.status(&s.server, get), NtStatus::SUCCESS);
+        s.pending = connect;
+        s.pending_on_server = false;
+        if step == Step::Connect {
+            return s;
+        }
+        let accept = pending(s.server.accept(sconn, sqp, b"rep"));
+        self.deliver();
+        assert_eq!(self.status(&s.client, connect), NtStatus::SUCCESS);
+        s.pending = accept;
+        s.pending_on_server = true;
+        if step == Step::Accept {
+            return s;
+        }
+        assert_eq!(
+            sync_status(s.client.complete_connect(cconn)),
+            NtStatus::SUCCESS
+        );
+        self.deliver();
+        assert_eq!(self.status(&s.server, accept), NtStatus::SUCCESS);
+        let notify = pending(s.server.notify_disconnect(sconn));
+        s.pending = notify;
+        if step == Step::Connected {
+            return s;
+        }
+        let disconnect = pending(s.client.disconnect(cconn));
+        self.deliver();
+        assert_eq!(self.status(&s.server, notify), NtStatus::SUCCESS);
+        s.pending = disconnect;
+        s.pending_on_server = false;
+        s
+    }
+
+    /// The status of the scenario's pending request, if completed.
+    pub fn pending_status(&self, s: &Scenario) -> Option<NtStatus> {
+        let owner = if s.pending_on_server {
+            &s.server
+        } else {
+            &s.client
+        };
+        self.poll(owner, s.pending)
+    }
+}
+
+pub const ALL_STEPS: [Step; 5] = [
+    Step::GetRequest,
+    Step::Connect,
+    Step::Accept,
+    Step::Connected,
+    Step::Disconnect,
+];
