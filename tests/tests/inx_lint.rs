@@ -937,7 +937,8 @@ fn lint_package(p: &DriverPackage) -> Vec<String> {
     }
     for (_, k, v) in &deps {
         let is_wdk = wanted.iter().any(|(n, _)| n == k);
-        if !is_wdk && !(k.starts_with("ndcm-") && v.contains("path")) {
+        let is_portable = k.starts_with("ndcm-") && v.contains("path");
+        if !(is_wdk || is_portable) {
             bad.push(format!("unexpected dependency {k} = {v}"));
         }
     }
