@@ -10,8 +10,9 @@
 use crate::clock::Clock;
 use crate::device::{Device, HostCm};
 use crate::fabric::{Fabric, FaultModel, NodeId};
+use crate::irql::callback_scope;
 use crate::platform::HostPlatform;
-use crate::sys::{StdSys, Sys};
+use crate::sys::{Callback, Irql, StdSys, Sys};
 use crate::verifier::Verifier;
 use ndcm_cm::platform::{Duration, Instant};
 use ndcm_ndi::cm_port::AdapterInfo;
@@ -94,17 +95,30 @@ impl<C: HostCm, S: Sys> World<C, S> {
             any = true;
             for (node, datagram) in due {
                 if let Some((_, device)) = self.nodes.iter().find(|(n, _)| *n == node) {
-                    device.cm().receive(datagram.src, &datagram.mad);
+                    // A received MAD is handled in the HCA's completion DPC.
+                    self.at_dispatch("MadReceive", || {
+                        device.cm().receive(datagram.src, &datagram.mad)
+                    });
                 }
             }
         }
         for (_, device) in &self.nodes {
             if device.cm().next_timer().is_some_and(|t| t <= now) {
-                device.cm().fire_timers(now);
+                // KTIMER DPC.
+                self.at_dispatch("TimerDpc", || device.cm().fire_timers(now));
                 any = true;
             }
         }
         any
+    }
+
+    fn at_dispatch(&self, what: &'static str, f: impl FnOnce()) {
+        callback_scope::<S, _>(
+            self.platform.verifier(),
+            Callback::Other(what),
+            Irql::DISPATCH,
+            f,
+        );
     }
 
     /// Moves the clock to the next scheduled event (not past `limit`) and
