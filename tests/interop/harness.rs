@@ -277,3 +277,20 @@ pub fn tshark(pcap: &Path) -> Option<TsharkReport> {
         cm_lines: count("infiniband")?,
     })
 }
+
+/// The values of one field in the frames matching `filter` (`tshark -T fields`), one entry
+/// per frame; `None` if tshark is not installed.
+pub fn tshark_fields(pcap: &Path, filter: &str, field: &str) -> Option<Vec<String>> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-Y", filter, "-T", "fields", "-e", field])
+        .output()
+        .ok()?;
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
