@@ -12,18 +12,21 @@
 //! it has no PnP or power state, so its queues are not power-managed, and
 //! the driver deletes it itself when the root-enumerated PnP device that
 //! loaded the driver goes away (driver.rs). It must never be given
-//! power-managed queues, and nothing here may run at raised IRQL: every
-//! callback in this file runs at PASSIVE_LEVEL.
+//! power-managed queues. The device and file callbacks here run at
+//! PASSIVE_LEVEL; [`DeviceState`]'s methods and the CM sinks may also run at
+//! DISPATCH_LEVEL (timer, cancellation) and must not wait there.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ptr;
 
-use ndcm_cm::cid::Cid;
-use ndcm_cm::output::TimerOp;
 use ndcm_cm::platform::Instant;
-use ndcm_cm::{CepManager, ManagerConfig};
+use ndcm_cm::{CepManager, ManagerConfig, Outgoing};
 use ndcm_ndi::abi::codes::NDCM_DEVICE_TYPE;
+use ndcm_ndi::abi::{NdcmMadAddress, NdcmMadEnvelope};
+use ndcm_ndi::cm_adapter::ManagerPort;
+use ndcm_ndi::cm_port::CmEvent;
+use ndcm_ndi::requests::QueueOwner;
 use ndcm_ndi::{File, Ndi};
 use wdk_sys::{
     _WDF_FILEOBJECT_CLASS, _WDF_TRI_STATE, FILE_DEVICE_SECURE_OPEN, NTSTATUS, PWDFDEVICE_INIT,
@@ -39,7 +42,7 @@ use crate::context::{
 };
 use crate::queue::{KmdfRequests, create_default_queue};
 use crate::sync::KmdfPlatform;
-use crate::timer::CmTimers;
+use crate::timer::CmTimer;
 
 /// The control device's NT name.
 pub(crate) const NDCM_DEVICE_NAME: &str = "\\Device\\ndcm";
@@ -52,30 +55,20 @@ pub(crate) const NDCM_SYMBOLIC_LINK: &str = "\\DosDevices\\Global\\ndcm";
 /// `IoCreateDeviceSecure` subset of SDDL ("D:P" + `(A;;access;;;SID)`).
 pub(crate) const NDCM_DEVICE_SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;AU)";
 
-/// The most CIDs the CM hands out at once; sizes the timer table.
-pub(crate) const MAX_CIDS: u32 = 4096;
+/// The HCA port number CM MADs leave from (the MAD agent's one port).
+const LOCAL_PORT: u8 = 1;
 
 /// The dispatcher of this driver.
 pub(crate) type KmdfNdi = Ndi<KmdfPlatform, KmdfCm, KmdfRequests>;
 /// One open file's ndcm-ndi instance.
 pub(crate) type NdiFile = File<KmdfPlatform, KmdfRequests>;
-
-/// The CEP manager behind the dispatcher, as `ndcm_ndi::cm_port::CmPort`.
-///
-/// NOT YET PROVIDED by the portable crates when this glue was written:
-/// ndcm-ndi defines the `CmPort` trait and ndcm-cm the `CepManager`, but no
-/// `CmPort` implementation over `CepManager` existed (only scripted test
-/// doubles). This alias names the one README-windows.md ("What must change")
-/// describes: a bridge that owns the manager and, in `perform`, sends MADs
-/// through `Ndi::deliver_outbound_mad`, runs deliveries into
-/// `Ndi::on_cm_event`, and hands `Output::timers` to
-/// [`DeviceState::apply_timer_ops`].
-pub(crate) type KmdfCm = ndcm_ndi::cm_port::ManagerPort<KmdfPlatform>;
+/// The CEP manager behind the dispatcher, as ndcm-ndi's `CmPort`.
+pub(crate) type KmdfCm = ManagerPort<KmdfPlatform>;
 
 /// Everything the control device owns besides WDF objects.
 pub(crate) struct DeviceState {
     ndi: KmdfNdi,
-    timers: CmTimers,
+    timer: CmTimer,
 }
 
 impl DeviceState {
@@ -84,25 +77,70 @@ impl DeviceState {
         &self.ndi
     }
 
-    /// The CM timers.
-    pub(crate) const fn timers(&self) -> &CmTimers {
-        &self.timers
+    /// The CM timer.
+    pub(crate) const fn timer(&self) -> &CmTimer {
+        &self.timer
     }
 
-    /// A CID's CM timer expired (DISPATCH_LEVEL, no lock held): the core
-    /// handles it (`CepManager::on_timer(cid, now, &mut Output)`) and the
-    /// bridge performs the output (MADs, new timer operations, events)
-    /// before this returns.
-    pub(crate) fn on_cm_timer(&self, cid: Cid, now: Instant) {
-        self.ndi.cm().on_timer(cid, now);
+    /// Sets the CM timer for the CM's earliest deadline. Called after every
+    /// entry into the dispatcher or the CM, with no lock held.
+    pub(crate) fn rearm_cm_timer(&self) {
+        if let Some(at) = self.ndi.cm().next_timer() {
+            self.timer.arm_at(at);
+        }
     }
 
-    /// Timer operations from a CM output (called by the `CmPort`'s
-    /// `perform`, with no lock held).
-    pub(crate) fn apply_timer_ops(&self, ops: &[TimerOp]) {
-        self.timers.apply(ops);
+    /// The CM timer fired (DISPATCH_LEVEL, no lock held): every CM timer due
+    /// runs (`CepManager::on_timer` and its output: MADs, events, new
+    /// timers), then the timer is set for the next deadline.
+    pub(crate) fn on_cm_timer(&self, now: Instant) {
+        self.ndi.cm().fire_timers(now);
+        self.rearm_cm_timer();
     }
 }
+
+/// The control device's handle, captured by the CM's event and MAD sinks.
+/// They are owned by the device's own state, so they never outlive it.
+#[derive(Clone, Copy)]
+struct DeviceHandle(WDFDEVICE);
+
+// SAFETY: a WDFDEVICE handle may be used from any thread; the state it
+// leads to is shared through `&DeviceState` only.
+unsafe impl Send for DeviceHandle {}
+// SAFETY: as above.
+unsafe impl Sync for DeviceHandle {}
+
+impl DeviceHandle {
+    fn state(self) -> Option<&'static DeviceState> {
+        // SAFETY: the sinks holding this handle are called only from inside
+        // the dispatcher or the CM, i.e. from a callback of this live device,
+        // and the state outlives every such call (destroy comes last). The
+        // 'static is never stored: each use ends with the sink call.
+        unsafe { device_state(self.0.cast()) }
+    }
+}
+
+/// The MAD agent's view of a MAD the CM wants sent (`IOCTL_NDCM_MAD_GET_OUTBOUND`
+/// output): to the peer's QP1 (QPN 1, the GSI Q_Key, default P_Key index).
+fn envelope(outgoing: &Outgoing) -> NdcmMadEnvelope {
+    NdcmMadEnvelope {
+        address: NdcmMadAddress {
+            gid: outgoing.to.gid.0,
+            qpn: GSI_QPN,
+            qkey: GSI_QKEY,
+            pkey_index: 0,
+            port: outgoing.to.port,
+            reserved0: 0,
+            reserved1: 0,
+        },
+        mad: outgoing.mad,
+    }
+}
+
+/// QP1, the General Services Interface QP the CM uses (IBA 13.4.6).
+const GSI_QPN: u32 = 1;
+/// QP1's well-known Q_Key (IBA 13.4.6.1).
+const GSI_QKEY: u32 = 0x8001_0000;
 
 /// A `UNICODE_STRING` over a static UTF-16 buffer (the callee reads it only).
 fn unicode(buffer: &'static [u16]) -> UNICODE_STRING {
@@ -271,10 +309,9 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
     }
 
     create_default_queue(device).map_err(|status| Failure::AfterCreate(device, status))?;
-    let timers = CmTimers::create(device, MAX_CIDS)
-        .map_err(|status| Failure::AfterCreate(device, status))?;
+    let timer = CmTimer::create(device).map_err(|status| Failure::AfterCreate(device, status))?;
     let state =
-        DeviceState::new(device, timers).map_err(|status| Failure::AfterCreate(device, status))?;
+        DeviceState::new(device, timer).map_err(|status| Failure::AfterCreate(device, status))?;
     // SAFETY: `device` was created with DeviceContext; no callback reads the
     // context before WdfControlFinishInitializing below, so this write is
     // the only access.
@@ -291,35 +328,47 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
 }
 
 impl DeviceState {
-    fn new(device: WDFDEVICE, timers: CmTimers) -> Result<alloc::boxed::Box<Self>, NTSTATUS> {
-        let requests = KmdfRequests::new(device);
-        // The CEP manager, limited to the CIDs the timer table can hold.
-        let manager = CepManager::new(
-            KmdfPlatform,
-            ManagerConfig {
-                max_ceps: MAX_CIDS,
-                ..ManagerConfig::default()
-            },
-        );
-        // The CM side: see `KmdfCm`. The bridge must also reach
-        // `apply_timer_ops` and the dispatcher (for MADs and events) of this
-        // device, e.g. through the WDF device handle.
-        let cm = KmdfCm::new(manager, device);
+    fn new(device: WDFDEVICE, timer: CmTimer) -> Result<alloc::boxed::Box<Self>, NTSTATUS> {
+        let manager = CepManager::new(KmdfPlatform, ManagerConfig::default());
+        let cm = ManagerPort::new(manager, LOCAL_PORT);
         // No hardware adapter yet: the MAD agent (`ndcm agent`) carries the
         // MADs, so the device exposes no RDMA adapter to OPEN_ADAPTER.
         let adapters = Vec::new();
-        let ndi = Ndi::new(KmdfPlatform, cm, requests, adapters);
+        let ndi = Ndi::new(KmdfPlatform, cm, KmdfRequests::new(device), adapters);
         let mut boxed = Vec::new();
         boxed
             .try_reserve_exact(1)
             .map_err(|_| STATUS_INSUFFICIENT_RESOURCES)?;
-        boxed.push(Self { ndi, timers });
+        boxed.push(Self { ndi, timer });
         // A one-element Vec into a Box without a second allocation.
         let slice = boxed.into_boxed_slice();
         let raw = alloc::boxed::Box::into_raw(slice).cast::<Self>();
         // SAFETY: `raw` is the allocation of a one-element boxed slice of
         // `Self`, whose layout equals that of one `Self`.
-        Ok(unsafe { alloc::boxed::Box::from_raw(raw) })
+        let state = unsafe { alloc::boxed::Box::from_raw(raw) };
+
+        // CM events go to the dispatcher; MADs to send go to the MAD agent's
+        // pending MAD_GET_OUTBOUND requests (none pending: dropped like a
+        // lost packet, the CM retries). Both reach the state through the
+        // device handle, not a reference, so the state owns no cycle.
+        let handle = DeviceHandle(device);
+        state
+            .ndi
+            .cm()
+            .bind_events(Arc::new(move |owner: QueueOwner, event: CmEvent| {
+                if let Some(state) = handle.state() {
+                    state.ndi().on_cm_event(owner, event);
+                }
+            }));
+        state
+            .ndi
+            .cm()
+            .bind_mads(Arc::new(move |outgoing: &Outgoing| {
+                if let Some(state) = handle.state() {
+                    let _delivered = state.ndi().deliver_outbound_mad(&envelope(outgoing));
+                }
+            }));
+        Ok(state)
     }
 }
 
@@ -404,6 +453,7 @@ extern "C" fn evt_file_cleanup(file_object: WDFFILEOBJECT) {
     // SAFETY: as above.
     if let Some(state) = unsafe { device_state(device.cast()) } {
         state.ndi().close(file);
+        state.rearm_cm_timer();
     }
 }
 

@@ -517,6 +517,7 @@ extern "C" fn evt_io_device_control(
     let _ = state
         .ndi()
         .dispatch(file, code, &input, output_len, KmdfRequest(request));
+    state.rearm_cm_timer();
 }
 
 /// EvtIoCanceledOnQueue of a manual queue (IRQL <= DISPATCH_LEVEL): user
@@ -545,7 +546,10 @@ extern "C" fn evt_io_canceled_on_queue(queue: WDFQUEUE, request: WDFREQUEST) {
     // SAFETY: the queue's device is the live control device.
     let state = unsafe { device_state(device.cast()) };
     match (state, info) {
-        (Some(state), Some(info)) => state.ndi().canceled_on_queue(owner, request, info),
+        (Some(state), Some(info)) => {
+            state.ndi().canceled_on_queue(owner, request, info);
+            state.rearm_cm_timer();
+        }
         // No dispatcher (device going away) or no record (never forwarded
         // by `forward`): nothing to undo; the request still completes once.
         _ => complete_now(request.0, NtStatus::CANCELLED),
