@@ -16,7 +16,7 @@
 //! of a callback, or handles they hold a reference on.
 
 use core::mem::{MaybeUninit, size_of};
-use core::sync::atomic::{AtomicBool, AtomicUsize};
+use core::sync::atomic::{AtomicBool, AtomicU64};
 
 use ndcm_ndi::requests::{PendInfo, QueueOwner};
 use wdk_sys::{
@@ -188,7 +188,7 @@ pub(crate) struct RequestContext {
     /// cancellation the framework reports synchronously from inside
     /// WdfRequestForwardToIoQueue (same thread, dispatcher lock held) from
     /// one on another thread.
-    pub(crate) forwarding_thread: AtomicUsize,
+    pub(crate) forwarding_thread: AtomicU64,
     /// Set by EvtIoCanceledOnQueue when it ran inside `forward` on the
     /// forwarding thread: `forward` takes the request back and fails.
     pub(crate) cancelled_in_forward: AtomicBool,

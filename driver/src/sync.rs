@@ -1,7 +1,7 @@
 //! `ndcm_cm::platform::Platform` on the Windows kernel: the in-stack queued
 //! spin lock, the current thread and the interrupt-time clock.
 //!
-//! Owns [`InStackQueuedSpinLock`] and [`KmdfPlatform`]. The lock is a
+//! Owns [`InStackQueuedSpinLock`], [`KmdfPlatform`] and the thread tag. The lock is a
 //! `KSPIN_LOCK` taken with `KeAcquireInStackQueuedSpinLock` /
 //! `KeReleaseInStackQueuedSpinLock`; the `KLOCK_QUEUE_HANDLE` is a local of
 //! [`QueuedSpinLock::with`]'s frame. That handle is an MCS queue node: the
@@ -23,7 +23,10 @@ use core::num::NonZeroU64;
 use ndcm_cm::platform::{Instant, Platform, QueuedSpinLock, ThreadId};
 use wdk_sys::{
     KLOCK_QUEUE_HANDLE, KSPIN_LOCK,
-    ntddk::{KeAcquireInStackQueuedSpinLock, KeReleaseInStackQueuedSpinLock, PsGetCurrentThread},
+    ntddk::{
+        KeAcquireInStackQueuedSpinLock, KeGetCurrentProcessorNumberEx,
+        KeReleaseInStackQueuedSpinLock, PsGetCurrentThreadId,
+    },
 };
 
 /// A value guarded by an in-stack queued spin lock. Usable at IRQL <=
@@ -81,13 +84,28 @@ impl<T: Send> QueuedSpinLock<T> for InStackQueuedSpinLock<T> {
     }
 }
 
-/// The current thread's ETHREAD address (`PsGetCurrentThread`): unique
-/// among running threads, never 0.
-pub(crate) fn current_thread_tag() -> usize {
-    // SAFETY: PsGetCurrentThread has no preconditions and may be called at
-    // any IRQL <= DISPATCH_LEVEL; it only reads the current KTHREAD.
-    let thread = unsafe { PsGetCurrentThread() };
-    thread.addr()
+/// Marks a tag made from a processor index rather than a thread id.
+const IDLE_TAG: u64 = 1 << 63;
+
+/// A tag unique among the threads running now, never 0.
+///
+/// `PsGetCurrentThread` is a `CFORCEINLINE` over `KeGetCurrentThread` in the
+/// WDK's ntddk.h, so bindgen emits no binding for it; `PsGetCurrentThreadId`
+/// is an exported function. Thread ids are unique among live threads except
+/// the idle threads, which all have id 0; those only run DPCs at
+/// DISPATCH_LEVEL, where a thread cannot change processor, so the processor
+/// index names them.
+pub(crate) fn current_thread_tag() -> u64 {
+    // SAFETY: PsGetCurrentThreadId has no preconditions and may be called at
+    // any IRQL; it reads the current thread's client id.
+    let id = unsafe { PsGetCurrentThreadId() }.addr();
+    if id != 0 {
+        return u64::try_from(id).unwrap_or(u64::MAX);
+    }
+    // SAFETY: KeGetCurrentProcessorNumberEx has no preconditions; a null
+    // PPROCESSOR_NUMBER asks for the index only.
+    let processor = unsafe { KeGetCurrentProcessorNumberEx(core::ptr::null_mut()) };
+    IDLE_TAG | u64::from(processor)
 }
 
 /// The kernel platform. Zero-sized: the kernel services are global.
@@ -107,10 +125,8 @@ impl Platform for KmdfPlatform {
     }
 
     fn current_thread(&self) -> ThreadId {
-        // The ETHREAD address identifies the thread while it runs; it is
-        // never null, but a null would map to 1 rather than panic.
-        let id = u64::try_from(current_thread_tag()).unwrap_or(0);
-        ThreadId(NonZeroU64::new(id).unwrap_or(NonZeroU64::MIN))
+        // The tag is never 0; a 0 would map to 1 rather than panic.
+        ThreadId(NonZeroU64::new(current_thread_tag()).unwrap_or(NonZeroU64::MIN))
     }
 
     fn now(&self) -> Instant {
