@@ -310,8 +310,11 @@ fn dereference(request: WDFREQUEST) {
     };
 }
 
-/// Bounds the find loop: restarts happen only when a found request is
-/// cancelled between find and retrieve.
+/// Bounds the find loop (steps plus restarts). A queue holds the few
+/// requests of one connection, listener or MAD agent, and a restart happens
+/// only when a found request is cancelled between find and retrieve, so the
+/// bound is never reached in practice; reaching it reports "none", which the
+/// dispatcher treats as a request being cancelled.
 const MAX_FIND_STEPS: u32 = 1 << 16;
 
 /// Walks the queue oldest first (WdfIoQueueFindRequest) and takes out the
