@@ -595,7 +595,10 @@ fn original() -> Vec<u8> {
 
 /// The real file with `from` replaced by `to` (which must occur).
 fn broken(from: &str, to: &str) -> Vec<u8> {
-    let text = String::from_utf8(original()).expect("the INX is UTF-8");
+    // A Windows checkout may have CRLF line ends; the patterns use LF.
+    let text = String::from_utf8(original())
+        .expect("the INX is UTF-8")
+        .replace("\r\n", "\n");
     assert!(
         text.contains(from),
         "the INX no longer contains {from:?}; update this test"
@@ -1005,6 +1008,7 @@ fn a_broken_driver_package_fails() {
             "build" => &mut p.build_rs,
             _ => &mut p.cargo_config,
         };
+        *text = text.replace("\r\n", "\n");
         assert!(
             text.contains(from),
             "{file} no longer contains {from:?}; update this test"
