@@ -1,36 +1,26 @@
-//! A capture tap: every frame the tunnel sends or receives, in a pcap file (link type
-//! Ethernet) that Wireshark and tshark read.
+//! A capture tap: every frame the tunnel sends or receives, written with ndcm-wire's pcap
+//! writer (link type Ethernet) for Wireshark and tshark.
 //!
-//! Owns the file and the record format only; it never filters or alters a frame. A write
-//! error stops the capture (reported once) and never disturbs the tunnel.
+//! Owns the capture file only; it never filters or alters a frame. A write error stops the
+//! capture (reported once) and never disturbs the tunnel.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// pcap link type of Ethernet frames.
-const LINKTYPE_ETHERNET: u32 = 1;
+use ndcm_wire::pcap::{LinkType, PcapWriter};
 
 /// Records frames to a pcap file.
 pub struct FrameTap {
-    out: Option<BufWriter<File>>,
+    out: Option<PcapWriter<BufWriter<File>>>,
     frames: u64,
 }
 
 impl FrameTap {
     /// Creates (truncates) `path` and writes the pcap global header.
     pub fn create(path: &Path) -> io::Result<FrameTap> {
-        let mut out = BufWriter::new(File::create(path)?);
-        let mut header = Vec::with_capacity(24);
-        header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // microsecond timestamps
-        header.extend_from_slice(&2u16.to_le_bytes());
-        header.extend_from_slice(&4u16.to_le_bytes());
-        header.extend_from_slice(&0i32.to_le_bytes()); // GMT offset
-        header.extend_from_slice(&0u32.to_le_bytes()); // accuracy
-        header.extend_from_slice(&65535u32.to_le_bytes()); // snap length
-        header.extend_from_slice(&LINKTYPE_ETHERNET.to_le_bytes());
-        out.write_all(&header)?;
+        let out = PcapWriter::new(BufWriter::new(File::create(path)?), LinkType::Ethernet)?;
         Ok(FrameTap {
             out: Some(out),
             frames: 0,
@@ -45,14 +35,7 @@ impl FrameTap {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-        let mut rec = Vec::with_capacity(16 + frame.len());
-        rec.extend_from_slice(&(now.as_secs() as u32).to_le_bytes());
-        rec.extend_from_slice(&now.subsec_micros().to_le_bytes());
-        rec.extend_from_slice(&len.to_le_bytes());
-        rec.extend_from_slice(&len.to_le_bytes());
-        rec.extend_from_slice(frame);
-        if let Err(e) = out.write_all(&rec) {
+        if let Err(e) = out.write_record(now, frame) {
             eprintln!("tunnel capture stopped: {e}");
             self.out = None;
         } else {
@@ -76,9 +59,10 @@ impl FrameTap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndcm_wire::pcap::PcapReader;
 
     #[test]
-    fn records_follow_the_pcap_layout() {
+    fn recorded_frames_read_back_in_order() {
         let dir = std::env::temp_dir().join(format!("ndcm-tap-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.pcap");
@@ -87,19 +71,13 @@ mod tests {
         tap.record(&[0xBB; 322]);
         tap.flush().unwrap();
         assert_eq!(tap.frames(), 2);
-        let b = std::fs::read(&path).unwrap();
-        assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
-        assert_eq!(u32::from_le_bytes(b[20..24].try_into().unwrap()), 1);
-        assert_eq!(
-            u32::from_le_bytes(b[24 + 8..24 + 12].try_into().unwrap()),
-            60
-        );
-        let second = 24 + 16 + 60;
-        assert_eq!(
-            u32::from_le_bytes(b[second + 8..second + 12].try_into().unwrap()),
-            322
-        );
-        assert_eq!(b.len(), second + 16 + 322);
+        let mut r = PcapReader::new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(r.link_type(), LinkType::Ethernet);
+        let a = r.next_record().unwrap().unwrap();
+        let b = r.next_record().unwrap().unwrap();
+        assert!(r.next_record().unwrap().is_none());
+        assert_eq!((a.data.len(), a.data[0]), (60, 0xAA));
+        assert_eq!((b.data.len(), b.data[0]), (322, 0xBB));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
