@@ -135,7 +135,10 @@ fn restated_abi(file: &str, source: &str, abi_struct_names: &[String]) -> Vec<St
 /// The ABI structure names ndcm-ndi defines (`pub struct Ndcm…`).
 fn abi_struct_names() -> Vec<String> {
     let mut names = Vec::new();
-    for (_, text) in ndi_sources().iter().filter(|(f, _)| f.contains("/abi/")) {
+    for (_, text) in ndi_sources()
+        .iter()
+        .filter(|(f, _)| f.replace('\\', "/").contains("/abi/"))
+    {
         for part in text.split("pub struct ").skip(1) {
             let name: String = part
                 .chars()
