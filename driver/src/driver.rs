@@ -13,7 +13,9 @@
 //!
 //! All code here runs at PASSIVE_LEVEL. No code is placed in the INIT or
 //! PAGE sections: the driver is small, and non-pageable code cannot fault
-//! at raised IRQL (PagedCodeAtD0).
+//! at raised IRQL (PagedCodeAtD0). This module must never let the control
+//! device outlive the function device, nor touch the control device's state
+//! (device.rs owns it).
 
 use core::ptr;
 
