@@ -26,5 +26,6 @@ pub mod handle;
 pub mod object;
 
 pub use dispatch::{Dispatched, File, Ndi, NdiStats};
+pub mod cm_adapter;
 pub mod fuzz_harness;
 pub mod testing;

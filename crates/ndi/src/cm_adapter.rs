@@ -1,0 +1,514 @@
+//! [`CmPort`] over the real CEP manager (`ndcm_cm::CepManager`): NDI's
+//! narrow CM interface adapted to the CM-only interface of CM.md §10.
+//!
+//! This module owns the translation in both directions: NDI requests become
+//! `create`/`config`/`listen`/`pre_req`+`send_req`/`pre_rep`+`send_rep`/…
+//! calls (building the rdma_cm REQ header and the RoCE path from the
+//! addresses the dispatcher validated, WIRE.md §7), and delivered CM events
+//! (`deliver` → `poll` → `format_event`, inside the callback with its
+//! reference, S1) become [`CmEvent`]s handed to the event sink, normally
+//! `Ndi::on_cm_event`. It keeps the manager's timers (one per CID) for the
+//! platform to fire, and hands MADs to send to the MAD sink (the host's
+//! fabric, or `Ndi::deliver_outbound_mad` for the MAD agent IOCTLs).
+//!
+//! It must never call a sink while holding one of its own locks or the
+//! manager lock: every sink call happens in `perform`, after the dispatcher
+//! released the file lock.
+
+use crate::NdiError;
+use crate::abi::NdcmMadAddress;
+use crate::cm_port::{
+    AcceptSpec, CmEvent, CmPort, ConnectSpec, IpAddr, IpEndpoint, ListenSpec, PortSpace, ReqInfo,
+};
+use crate::requests::QueueOwner;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use ndcm_cm::platform::{Duration, Instant, Platform, QueuedSpinLock};
+use ndcm_cm::{
+    CepManager, Cid, CmError, CompareData, EventKind, ListenParams, MadAddress, Outgoing, Output,
+    Owner, RepParams, ReqParams, TimerOp,
+};
+use ndcm_wire::ip::{IpPrivateDataHeader, IpServiceId};
+use ndcm_wire::{CmMessage, Gid, PathRecord};
+
+/// Where CM events go (normally `Ndi::on_cm_event`).
+pub type EventSink = Arc<dyn Fn(QueueOwner, CmEvent) + Send + Sync>;
+/// Where MADs to send go.
+pub type MadSink = Arc<dyn Fn(&Outgoing) + Send + Sync>;
+
+struct Tables {
+    owners: BTreeMap<u32, QueueOwner>,
+    timers: BTreeMap<u32, Instant>,
+    pending: Output,
+    events: Option<EventSink>,
+    mads: Option<MadSink>,
+}
+
+/// The real CM behind NDI.
+pub struct ManagerPort<P: Platform> {
+    manager: CepManager<P>,
+    tables: P::Lock<Tables>,
+    local_port: u8,
+}
+
+fn cm_error(e: CmError) -> NdiError {
+    match e {
+        CmError::NotFound => NdiError::InvalidHandle,
+        CmError::InvalidState | CmError::InTimewait => NdiError::InvalidDeviceState,
+        CmError::PrivateDataTooLong => NdiError::PrivateDataTooLong,
+        CmError::InvalidParameter => NdiError::InvalidParameter,
+        CmError::Bind(ndcm_cm::BindError::AlreadyBound) => NdiError::ConnectionActive,
+        CmError::Bind(ndcm_cm::BindError::QpDestroying) => NdiError::Cancelled,
+        CmError::NoResources => NdiError::NoResources,
+        CmError::DuplicateListen => NdiError::SharingViolation,
+        _ => NdiError::Unsuccessful,
+    }
+}
+
+fn gid(addr: &IpAddr) -> Gid {
+    match addr {
+        IpAddr::V4(a) => Gid::from_ipv4_octets(*a),
+        IpAddr::V6(a) => Gid(*a),
+    }
+}
+
+fn core_ip(addr: &IpAddr) -> core::net::IpAddr {
+    match addr {
+        IpAddr::V4(a) => core::net::IpAddr::V4((*a).into()),
+        IpAddr::V6(a) => core::net::IpAddr::V6((*a).into()),
+    }
+}
+
+fn ndi_ip(addr: core::net::IpAddr) -> IpAddr {
+    match addr {
+        core::net::IpAddr::V4(a) => IpAddr::V4(a.octets()),
+        core::net::IpAddr::V6(a) => IpAddr::V6(a.octets()),
+    }
+}
+
+fn service(space: PortSpace, port: u16) -> u64 {
+    let mut s = IpServiceId::tcp(port);
+    if space == PortSpace::Udp {
+        s.port_space = ndcm_wire::ip::PortSpace::Udp;
+    }
+    s.service_id().0
+}
+
+/// The RoCE path between two addresses (routed: LIDs 0xFFFF).
+fn roce_path(local: &IpAddr, remote: &IpAddr) -> PathRecord {
+    PathRecord {
+        local_lid: 0xFFFF,
+        remote_lid: 0xFFFF,
+        local_gid: gid(local),
+        remote_gid: gid(remote),
+        hop_limit: 64,
+        local_ack_timeout: 17,
+        ..PathRecord::default()
+    }
+}
+
+/// An incoming REQ in NDI's terms; `None` if it carries no valid rdma_cm
+/// header (the listener then rejects it).
+fn req_info(mad: &ndcm_wire::CmMad) -> Option<ReqInfo> {
+    let CmMessage::Req(req) = &mad.message else {
+        return None;
+    };
+    let pdata = req.private_data.as_bytes();
+    let header = IpPrivateDataHeader::parse(pdata).ok()?;
+    let port = IpServiceId::from_service_id(req.service_id)?.port;
+    let mut consumer = [0u8; 56];
+    consumer.copy_from_slice(pdata.get(36..92)?);
+    Some(ReqInfo {
+        local: IpEndpoint {
+            addr: ndi_ip(header.dst_addr),
+            port,
+        },
+        remote: IpEndpoint {
+            addr: ndi_ip(header.src_addr),
+            port: header.src_port,
+        },
+        responder_resources: req.responder_resources,
+        initiator_depth: req.initiator_depth,
+        private_data: consumer,
+    })
+}
+
+impl<P: Platform> ManagerPort<P> {
+    /// Adapts `manager`; `local_port` is the HCA port MADs go out of.
+    pub fn new(manager: CepManager<P>, local_port: u8) -> Self {
+        let tables = manager.platform().new_lock(Tables {
+            owners: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            pending: Output::new(),
+            events: None,
+            mads: None,
+        });
+        ManagerPort {
+            manager,
+            tables,
+            local_port,
+        }
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &CepManager<P> {
+        &self.manager
+    }
+
+    /// Routes CM events (once, when the device is built).
+    pub fn bind_events(&self, sink: EventSink) {
+        self.tables.with(|t| t.events = Some(sink));
+    }
+
+    /// Routes MADs to send.
+    pub fn bind_mads(&self, sink: MadSink) {
+        self.tables.with(|t| t.mads = Some(sink));
+    }
+
+    /// A MAD from the wire.
+    pub fn receive(&self, from: MadAddress, mad: &[u8]) {
+        let mut out = Output::new();
+        self.manager
+            .receive(mad, from, self.manager.platform().now(), &mut out);
+        self.process(out);
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn fire_timers(&self, now: Instant) {
+        let due: Vec<u32> = self.tables.with(|t| {
+            let due: Vec<u32> = t
+                .timers
+                .iter()
+                .filter(|(_, d)| **d <= now)
+                .map(|(c, _)| *c)
+                .collect();
+            for c in &due {
+                let _ = t.timers.remove(c);
+            }
+            due
+        });
+        for cid in due {
+            let mut out = Output::new();
+            self.manager.on_timer(Cid(cid), now, &mut out);
+            self.process(out);
+        }
+    }
+
+    /// The earliest armed timer.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.tables.with(|t| t.timers.values().min().copied())
+    }
+
+    /// CEPs alive in the manager (leak accounting).
+    pub fn live_objects(&self) -> usize {
+        usize::try_from(self.manager.stats().ceps).unwrap_or(usize::MAX)
+    }
+
+    fn owner_of(&self, cid: Cid) -> Result<QueueOwner, NdiError> {
+        self.tables
+            .with(|t| t.owners.get(&cid.0).copied())
+            .ok_or(NdiError::InvalidHandle)
+    }
+
+    fn now(&self) -> Instant {
+        self.manager.platform().now()
+    }
+
+    /// Performs an output: sends, timers, callbacks (which deliver events
+    /// to the sink), until nothing is left.
+    fn process(&self, mut out: Output) {
+        loop {
+            let pending = self.tables.with(|t| core::mem::take(&mut t.pending));
+            out.sends.extend(pending.sends);
+            out.timers.extend(pending.timers);
+            out.deliveries.extend(pending.deliveries);
+            out.released.extend(pending.released);
+            if out.is_empty() {
+                return;
+            }
+            let (events, mads) = self.tables.with(|t| {
+                for op in out.timers.drain(..) {
+                    match op {
+                        TimerOp::Arm { cid, deadline } => {
+                            let _ = t.timers.insert(cid.0, deadline);
+                        }
+                        TimerOp::Cancel { cid } => {
+                            let _ = t.timers.remove(&cid.0);
+                        }
+                    }
+                }
+                (t.events.clone(), t.mads.clone())
+            });
+            for s in out.sends.drain(..) {
+                if let Some(m) = &mads {
+                    m(&s);
+                }
+            }
+            out.released.clear();
+            let deliveries: Vec<_> = out.deliveries.drain(..).collect();
+            for d in deliveries {
+                let owner = self.tables.with(|t| t.owners.get(&d.cid().0).copied());
+                let mut more = Output::new();
+                self.manager.deliver(d, &mut more, |scope| {
+                    while let Ok(Some(record)) = self.manager.poll(scope) {
+                        let Ok(ev) = self.manager.format_event(scope, &record) else {
+                            continue;
+                        };
+                        let (Some(owner), Some(sink)) = (owner, &events) else {
+                            continue;
+                        };
+                        if let Some(e) = self.translate(owner, &ev) {
+                            sink(owner, e);
+                        }
+                    }
+                });
+                self.tables.with(|t| {
+                    t.pending.sends.extend(more.sends);
+                    t.pending.timers.extend(more.timers);
+                    t.pending.deliveries.extend(more.deliveries);
+                });
+            }
+        }
+    }
+
+    fn translate(&self, owner: QueueOwner, ev: &ndcm_cm::CmEvent) -> Option<CmEvent> {
+        let mad = ev.mad.as_ref();
+        Some(match ev.kind {
+            EventKind::ReqReceived => {
+                let cid = ev.new_cid?;
+                // The new connection belongs to the listener's file until
+                // NDI adopts it for a connector.
+                self.tables.with(|t| {
+                    let _ = t.owners.insert(cid.0, owner);
+                });
+                match mad.and_then(req_info) {
+                    Some(req) => CmEvent::ReqReceived { cid, req },
+                    None => {
+                        let mut out = Output::new();
+                        let now = self.now();
+                        let o = Owner(owner.instance);
+                        let _ = self.manager.rej(o, cid, 28, &[], &[], now, &mut out);
+                        let _ = self.manager.destroy(o, cid, false, now, &mut out);
+                        self.forget(cid, out);
+                        return None;
+                    }
+                }
+            }
+            EventKind::RepReceived => {
+                let Some(CmMessage::Rep(rep)) = mad.map(|m| &m.message) else {
+                    return None;
+                };
+                CmEvent::RepReceived {
+                    responder_resources: rep.responder_resources,
+                    initiator_depth: rep.initiator_depth,
+                    private_data: *rep.private_data.as_bytes(),
+                }
+            }
+            EventKind::RtuReceived => CmEvent::RtuReceived,
+            EventKind::RejReceived => {
+                let Some(CmMessage::Rej(rej)) = mad.map(|m| &m.message) else {
+                    return None;
+                };
+                CmEvent::RejReceived {
+                    reason: rej.reason.code(),
+                    private_data: *rej.private_data.as_bytes(),
+                }
+            }
+            EventKind::DreqReceived => CmEvent::DreqReceived,
+            EventKind::DrepReceived => CmEvent::DrepReceived,
+            EventKind::ReqError => CmEvent::ReqTimeout,
+            EventKind::RepError => CmEvent::RepTimeout,
+            EventKind::DreqError => CmEvent::DreqTimeout,
+            EventKind::TimewaitExit => CmEvent::TimewaitExit,
+            _ => return None,
+        })
+    }
+
+    fn forget(&self, cid: Cid, out: Output) {
+        self.tables.with(|t| {
+            let _ = t.owners.remove(&cid.0);
+            t.pending.sends.extend(out.sends);
+            t.pending.timers.extend(out.timers);
+            t.pending.deliveries.extend(out.deliveries);
+        });
+    }
+}
+
+impl<P: Platform> CmPort for ManagerPort<P> {
+    type Effects = Output;
+
+    fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
+        let cid = self
+            .manager
+            .create(Owner(owner.instance))
+            .map_err(cm_error)?;
+        let mut out = Output::new();
+        if let Err(e) = self
+            .manager
+            .config(Owner(owner.instance), cid, owner.object, &mut out)
+        {
+            let _ = self
+                .manager
+                .destroy(Owner(owner.instance), cid, true, self.now(), &mut out);
+            self.forget(cid, out);
+            return Err(cm_error(e));
+        }
+        self.tables.with(|t| {
+            let _ = t.owners.insert(cid.0, owner);
+            t.pending.deliveries.extend(out.deliveries);
+        });
+        Ok(cid)
+    }
+
+    fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
+        let mut out = Output::new();
+        self.manager
+            .config(Owner(owner.instance), cid, owner.object, &mut out)
+            .map_err(cm_error)?;
+        self.tables.with(|t| {
+            let _ = t.owners.insert(cid.0, owner);
+            t.pending.deliveries.extend(out.deliveries);
+            t.pending.sends.extend(out.sends);
+            t.pending.timers.extend(out.timers);
+        });
+        Ok(())
+    }
+
+    fn listen(&self, cid: Cid, spec: &ListenSpec, _fx: &mut Output) -> Result<(), NdiError> {
+        let owner = self.owner_of(cid)?;
+        // A specific IP listens with compare data "destination IP" (mask
+        // 0x04) over the 36-byte header (spec/NDI.md §5.8).
+        let compare = spec.ip.map(|ip| {
+            let header = IpPrivateDataHeader {
+                src_port: 0,
+                src_addr: core_ip(&ip),
+                dst_addr: core_ip(&ip),
+            };
+            let mut data = [0u8; 36];
+            header.emit(&mut data);
+            CompareData {
+                offset: 0x04,
+                data: data.to_vec(),
+            }
+        });
+        let params = ListenParams {
+            service_id: service(spec.space, spec.port),
+            port: None,
+            compare,
+            backlog: 256,
+            sidr: false,
+        };
+        self.manager
+            .listen(Owner(owner.instance), cid, &params)
+            .map(|_| ())
+            .map_err(cm_error)
+    }
+
+    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
+        let owner = Owner(self.owner_of(cid)?.instance);
+        let header = IpPrivateDataHeader {
+            src_port: spec.local.port,
+            src_addr: core_ip(&spec.local.addr),
+            dst_addr: core_ip(&spec.remote.addr),
+        };
+        let pdata = header
+            .req_private_data(spec.private_data)
+            .ok_or(NdiError::PrivateDataTooLong)?;
+        let mut params = ReqParams::new(
+            service(spec.space, spec.remote.port),
+            roce_path(&spec.local.addr, &spec.remote.addr),
+            spec.qpn,
+        );
+        params.port = self.local_port;
+        params.private_data = pdata.as_bytes().to_vec();
+        params.responder_resources = spec.responder_resources;
+        params.initiator_depth = spec.initiator_depth;
+        let now = self.now();
+        self.manager
+            .pre_req(owner, cid, &params, now)
+            .map_err(cm_error)?;
+        self.manager.send_req(owner, cid, now, fx).map_err(cm_error)
+    }
+
+    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
+        let owner = Owner(self.owner_of(cid)?.instance);
+        let mut params = RepParams::new(spec.qpn);
+        params.private_data = spec.private_data.to_vec();
+        params.responder_resources = spec.responder_resources;
+        params.initiator_depth = spec.initiator_depth;
+        let now = self.now();
+        self.manager
+            .pre_rep(owner, cid, &params, now)
+            .map_err(cm_error)?;
+        self.manager.send_rep(owner, cid, now, fx).map_err(cm_error)
+    }
+
+    fn rtu(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        let owner = Owner(self.owner_of(cid)?.instance);
+        self.manager
+            .rtu(owner, cid, &[], self.now(), fx)
+            .map_err(cm_error)
+    }
+
+    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], fx: &mut Output) -> Result<(), NdiError> {
+        let owner = Owner(self.owner_of(cid)?.instance);
+        self.manager
+            .rej(owner, cid, reason, &[], pdata, self.now(), fx)
+            .map_err(cm_error)
+    }
+
+    fn dreq(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        let owner = Owner(self.owner_of(cid)?.instance);
+        self.manager
+            .dreq(owner, cid, &[], self.now(), fx)
+            .map_err(cm_error)
+    }
+
+    fn drep(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        let owner = Owner(self.owner_of(cid)?.instance);
+        self.manager
+            .drep(owner, cid, &[], self.now(), fx)
+            .map_err(cm_error)
+    }
+
+    fn destroy(&self, cid: Cid, fx: &mut Output) {
+        if let Ok(owner) = self.owner_of(cid) {
+            let _ = self
+                .manager
+                .destroy(Owner(owner.instance), cid, false, self.now(), fx);
+        }
+        self.tables.with(|t| {
+            let _ = t.owners.remove(&cid.0);
+        });
+    }
+
+    fn timewait(&self, cid: Cid) -> Duration {
+        self.owner_of(cid)
+            .ok()
+            .and_then(|o| self.manager.get_timewait(Owner(o.instance), cid).ok())
+            .map_or(Duration::from_millis(1), Duration::from_micros)
+    }
+
+    fn submit_mad(
+        &self,
+        address: &NdcmMadAddress,
+        mad: &[u8; 256],
+        fx: &mut Output,
+    ) -> Result<(), NdiError> {
+        // Only CM class MADs (management class 0x07) go to the CM.
+        if mad.get(1) != Some(&0x07) {
+            return Err(NdiError::InvalidParameter);
+        }
+        let from = MadAddress {
+            gid: Gid(address.gid),
+            port: address.port,
+        };
+        self.manager.receive(mad, from, self.now(), fx);
+        Ok(())
+    }
+
+    fn perform(&self, fx: Output) {
+        self.process(fx);
+    }
+}
