@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod decode;
+mod sim_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -21,10 +22,14 @@ struct Cli {
 enum Command {
     /// Print every CM MAD in a pcap capture (RoCEv2, Ethernet or raw IP).
     Decode(decode::DecodeArgs),
+    /// Simulate connection lifecycles between nodes on an in-memory fabric,
+    /// through the provider API, the IOCTL ABI, the dispatcher and the CM.
+    Sim(sim_cmd::SimArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Decode(args) => decode::run(&args),
+        Command::Sim(args) => sim_cmd::run(&args),
     }
 }

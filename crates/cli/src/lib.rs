@@ -1,0 +1,6 @@
+//! The library half of the `ndcm` command line: the deterministic
+//! simulator behind `ndcm sim`, so that the soak tests and the benchmarks
+//! run exactly the code the command runs. The binary (`main.rs`) only
+//! parses arguments and prints.
+
+pub mod sim;
