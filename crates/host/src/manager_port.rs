@@ -49,7 +49,8 @@ pub struct ManagerPort<S: Sys = StdSys> {
     fabric: Arc<Fabric<S>>,
     /// This node's GIDs; MADs leave from the first one of the right family.
     gids: Vec<[u8; 16]>,
-    timers: RawMutex<TimerQueue<Cid>, S>,
+    /// Armed deadlines, one entry per `TimerOp::Arm` (see `perform`).
+    timers: RawMutex<(TimerQueue<(Cid, u64)>, u64), S>,
     /// Who receives each connection's events (the `QueueOwner` given at
     /// create/adopt); removed at destroy.
     owners: RawMutex<HashMap<Cid, QueueOwner>, S>,
@@ -57,6 +58,8 @@ pub struct ManagerPort<S: Sys = StdSys> {
     /// adopt), performed by the next `perform`.
     stash: RawMutex<Output, S>,
     sink: OnceLock<EventSink>,
+    /// Every CID this port has seen (diagnostics: `live_connections`).
+    known: RawMutex<std::collections::BTreeSet<u32>, S>,
 }
 
 fn to_std(addr: IpAddr) -> core::net::IpAddr {
@@ -114,11 +117,28 @@ impl<S: Sys> ManagerPort<S> {
             mgr: CepManager::new(platform, ManagerConfig::default()),
             fabric,
             gids,
-            timers: RawMutex::new(TimerQueue::new()),
+            timers: RawMutex::new((TimerQueue::new(), 0)),
             owners: RawMutex::new(HashMap::new()),
             stash: RawMutex::new(Output::new()),
             sink: OnceLock::new(),
+            known: RawMutex::new(std::collections::BTreeSet::new()),
         }
+    }
+
+    /// The connections the CM still holds, with their state (what a leak
+    /// report names).
+    pub fn live_connections(&self) -> Vec<(Cid, ndcm_cm::State)> {
+        let known: Vec<u32> = self.known.with(|k| k.iter().copied().collect());
+        known
+            .into_iter()
+            .filter_map(|c| self.mgr.raw_state(Cid(c)).map(|st| (Cid(c), st)))
+            .collect()
+    }
+
+    fn know(&self, cid: Cid) {
+        self.known.with(|k| {
+            let _ = k.insert(cid.0);
+        });
     }
 
     /// The CEP manager (state inspection in tests).
@@ -159,6 +179,7 @@ impl<S: Sys> ManagerPort<S> {
     }
 
     fn set_owner(&self, cid: Cid, owner: QueueOwner) {
+        self.know(cid);
         self.owners.with(|o| {
             let _ = o.insert(cid, owner);
         });
@@ -178,6 +199,7 @@ impl<S: Sys> ManagerPort<S> {
         Some(match event.kind {
             EventKind::ReqReceived => {
                 let new = event.new_cid?;
+                self.know(new);
                 let Some(CmMessage::Req(req)) = message else {
                     self.refuse(new, out);
                     return None;
@@ -434,14 +456,20 @@ impl<S: Sys> CmPort for ManagerPort<S> {
                     },
                 );
             }
+            // Outputs of different calls are performed on different
+            // threads, so their timer operations can be applied out of
+            // order: a Cancel from an earlier call applied after an Arm from
+            // a later one would lose that timer, and a CEP waiting for its
+            // timewait timer would never be freed (found by e2e_model). A
+            // stale or early expiry is harmless (the manager re-arms or
+            // ignores it), a lost one is not: so every Arm is kept as its
+            // own entry and Cancel is not applied.
             let ops: Vec<TimerOp> = out.timers.drain(..).collect();
-            self.timers.with(|t| {
+            self.timers.with(|(queue, seq)| {
                 for op in ops {
-                    match op {
-                        TimerOp::Arm { cid, deadline } => t.arm(cid, deadline),
-                        TimerOp::Cancel { cid } => {
-                            let _ = t.cancel(&cid);
-                        }
+                    if let TimerOp::Arm { cid, deadline } = op {
+                        *seq += 1;
+                        queue.arm((cid, *seq), deadline);
                     }
                 }
             });
@@ -475,8 +503,14 @@ impl<S: Sys> HostCm for ManagerPort<S> {
     }
 
     fn fire_timers(&self, now: Instant) {
-        let due = self.timers.with(|t| t.expired(now));
-        for (cid, _deadline) in due {
+        let mut due: Vec<Cid> = self
+            .timers
+            .with(|(queue, _)| queue.expired(now))
+            .into_iter()
+            .map(|((cid, _), _)| cid)
+            .collect();
+        due.dedup();
+        for cid in due {
             let mut out = Output::new();
             self.mgr.on_timer(cid, now, &mut out);
             self.perform(out);
@@ -484,7 +518,7 @@ impl<S: Sys> HostCm for ManagerPort<S> {
     }
 
     fn next_timer(&self) -> Option<Instant> {
-        self.timers.with(|t| t.next_deadline())
+        self.timers.with(|(queue, _)| queue.next_deadline())
     }
 
     fn live_objects(&self) -> usize {
