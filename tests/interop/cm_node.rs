@@ -73,6 +73,9 @@ struct Book {
     delayed_accepts: Vec<(Instant, Cid)>,
     errors: Vec<String>,
     next_qpn: u32,
+    /// Logged events whose reaction has not run yet: waiters look at the log only when this
+    /// is 0, so "REP arrived" also means "our RTU went out".
+    unsettled: usize,
 }
 
 struct Inner {
@@ -222,7 +225,7 @@ impl CmNode {
         let deadline = std::time::Instant::now() + timeout;
         let mut book = lock(&self.inner.book);
         loop {
-            if pred(&book.log) {
+            if book.unsettled == 0 && pred(&book.log) {
                 return true;
             }
             let now = std::time::Instant::now();
@@ -400,17 +403,21 @@ impl Inner {
             }
         }
         let at = self.now();
-        for (cid, event) in events {
-            {
-                let mut b = lock(&self.book);
+        {
+            let mut b = lock(&self.book);
+            b.unsettled += events.len();
+            for (cid, event) in &events {
                 b.log.push(Logged {
                     at,
-                    cid,
+                    cid: *cid,
                     event: event.clone(),
                 });
             }
-            self.changed.notify_all();
+        }
+        for (cid, event) in events {
             self.react(cid, &event);
+            lock(&self.book).unsettled -= 1;
+            self.changed.notify_all();
         }
     }
 

@@ -141,6 +141,13 @@ fn ndcm_cm_interoperates_with_the_linux_kernel_cm() {
             seconds: 300,
             command: &s7l,
         },
+        Step {
+            name: "s7b_ndcm_active",
+            kind: "serve",
+            seconds: 300,
+            command: "cmtime -b $NDCM_GUEST_IP -p 7476 & p=$!; \
+                      while [ ! -e /mnt/share/s7b_ndcm_active.go ]; do sleep 0.2; done; kill $p",
+        },
     ];
     let mut guest = Guest::boot(&dir, cm.tunnel(), qemu_port, &steps);
     let mut outcomes = Vec::new();
@@ -281,6 +288,61 @@ fn ndcm_cm_interoperates_with_the_linux_kernel_cm() {
         ),
     });
 
+    // 7b. The other direction: ndcm issues 100 connects at once to a Linux cmtime server,
+    // then disconnects them all.
+    let ready = guest.ready("s7b_ndcm_active", Duration::from_secs(400));
+    let t0 = std::time::Instant::now();
+    let conns: Vec<_> = if ready {
+        (0..MANY)
+            .map(|_| cm.connect(GUEST_IP, 7476, Active::Rtu, &[]))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let count = |kind: EventKind| {
+        let log = cm.log();
+        conns
+            .iter()
+            .filter(|&&c| log.iter().any(|l| l.cid == c && l.event.kind == kind))
+            .count()
+    };
+    let all_rep = ready
+        && cm.wait_for(Duration::from_secs(120), |log| {
+            conns.iter().all(|&c| {
+                log.iter()
+                    .any(|l| l.cid == c && l.event.kind == EventKind::RepReceived)
+            })
+        });
+    let connect_s = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
+    for &c in &conns {
+        cm.disconnect(c);
+    }
+    let all_drep = ready
+        && cm.wait_for(Duration::from_secs(120), |log| {
+            conns.iter().all(|&c| {
+                log.iter()
+                    .any(|l| l.cid == c && l.event.kind == EventKind::DrepReceived)
+            })
+        });
+    let disconnect_s = t1.elapsed().as_secs_f64();
+    guest.go("s7b_ndcm_active");
+    let rb = done(&mut guest, &steps[8]);
+    let (reps, dreps) = (
+        count(EventKind::RepReceived),
+        count(EventKind::DrepReceived),
+    );
+    outcomes.push(Outcome {
+        scenario: "7b ndcm active x100 -> Linux cmtime server",
+        passed: all_rep && all_drep && rb.rc == 0,
+        detail: format!(
+            "{reps}/{MANY} REPs in {connect_s:.3} s ({:.0} conn/s), {dreps}/{MANY} DREPs in {disconnect_s:.3} s; guest rc={}\n{}",
+            reps as f64 / connect_s,
+            rb.rc,
+            rb.output
+        ),
+    });
+
     let guest_out = guest.finish(Duration::from_secs(60));
     // Nothing leaks: closing ndcm's owner tears everything down, timewait included.
     let leftover = cm.shutdown(Duration::from_secs(30));
@@ -319,6 +381,12 @@ fn ndcm_cm_interoperates_with_the_linux_kernel_cm() {
         if stats.dropped(r) != 0 {
             failures.push(format!("tunnel dropped {r}: {stats}"));
         }
+    }
+    if !cm.errors().is_empty() {
+        failures.push(format!(
+            "CM calls of ndcm's consumer failed: {:?}",
+            cm.errors()
+        ));
     }
     if !leftover.is_quiescent() {
         failures.push(format!("CM objects left after shutdown: {leftover:?}"));
