@@ -43,6 +43,14 @@ pub struct SimArgs {
     /// process closed at a random moment (0..1).
     #[arg(long, default_value_t = 0.0)]
     destroy_rate: f64,
+    /// Chance the server is slow to Accept and (independently) the client
+    /// slow to CompleteConnect, by up to --max-slow-ms: the peer
+    /// retransmits and the CM answers with MRAs (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    slow_rate: f64,
+    /// Longest slow Accept / CompleteConnect, milliseconds (simulated).
+    #[arg(long, default_value_t = 3000)]
+    max_slow_ms: u64,
     /// Write every MAD, RoCEv2-framed, to this pcap file.
     #[arg(long)]
     pcap: Option<std::path::PathBuf>,
@@ -69,6 +77,8 @@ impl SimArgs {
             max_extra_delay: micros(self.max_extra_delay_us),
             reject_rate: self.reject_rate,
             destroy_rate: self.destroy_rate,
+            slow_rate: self.slow_rate,
+            max_slow: Duration::from_millis(self.max_slow_ms),
             record: self.pcap.is_some(),
             ..SimConfig::default()
         }

@@ -30,6 +30,12 @@ pub struct SimConfig {
     pub destroy_rate: f64,
     /// Longest time a connection stays up before it is disconnected.
     pub max_hold: Duration,
+    /// Chance the server is slow to Accept, and (independently) the client
+    /// slow to CompleteConnect: the peer retransmits and the CM answers
+    /// with MRAs (spec/CM.md §5.4).
+    pub slow_rate: f64,
+    /// Longest such delay.
+    pub max_slow: Duration,
     /// Keep every MAD for a capture.
     pub record: bool,
 }
@@ -49,6 +55,8 @@ impl Default for SimConfig {
             reject_rate: 0.0,
             destroy_rate: 0.0,
             max_hold: Duration::from_micros(100),
+            slow_rate: 0.0,
+            max_slow: Duration::from_millis(3_000),
             record: false,
         }
     }
@@ -86,6 +94,7 @@ impl SimConfig {
             ("--reorder", self.reorder),
             ("--reject-rate", self.reject_rate),
             ("--destroy-rate", self.destroy_rate),
+            ("--slow-rate", self.slow_rate),
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(format!("{name} must be between 0 and 1"));

@@ -58,6 +58,11 @@ const LIMITS: ReadLimits = ReadLimits {
 /// GetConnectionRequest calls a server keeps outstanding at least; requests
 /// beyond them wait in the listen backlog.
 const SERVER_GETS: usize = 4;
+/// How long a side waits for its peer to disconnect before it disconnects
+/// itself. The CM sends a destroyed connection's DREQ once, best effort (as
+/// Linux does); if it is lost, only the application's own timeout (a data
+/// path error, a keepalive) ends the connection on the other side.
+const PEER_TIMEOUT: Duration = Duration::from_millis(1_000);
 /// The listen backlog asked for (the driver's maximum).
 const BACKLOG: u32 = 256;
 
@@ -158,6 +163,11 @@ enum Victim {
 #[derive(Clone, Copy, Debug)]
 struct Plan {
     reject: bool,
+    /// The server waits this long before Accept (a slow application: the
+    /// client retransmits its REQ and the CM answers with an MRA).
+    slow_accept: Option<Duration>,
+    /// The client waits this long before CompleteConnect (MRA for the REP).
+    slow_complete: Option<Duration>,
     passive_disconnects: bool,
     hold: Duration,
     destroy: Option<(Victim, Instant)>,
@@ -180,6 +190,10 @@ enum Timer {
     ServerHold { id: u64 },
     /// Destroy something of lifecycle `id`.
     Destroy { id: u64 },
+    /// The slow server accepts now.
+    Accept { id: u64 },
+    /// The slow client completes now.
+    Complete { id: u64 },
 }
 
 /// A process: one open file and its adapter.
@@ -191,6 +205,8 @@ struct Process<C: SimCm> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum APhase {
     Connecting,
+    /// Connect succeeded; a slow client waits before CompleteConnect.
+    Deferring,
     Completing,
     /// Up; waiting for the hold timer (we disconnect) or the peer.
     Connected,
@@ -218,6 +234,8 @@ struct Worker<C: SimCm> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PPhase {
+    /// A slow server waits before Accept.
+    Deferring,
     Accepting,
     Connected,
     Disconnecting,
@@ -270,6 +288,9 @@ struct Ctx {
     issued: u64,
     taken: u64,
     destroys: u64,
+    peer_timeouts: u64,
+    /// Requests whose peer aborted before the server read them.
+    requests_gone: u64,
     anomaly_samples: Vec<String>,
 }
 
@@ -317,6 +338,12 @@ impl Ctx {
 
     fn plan(&self, id: u64) -> Plan {
         self.plans[id as usize]
+    }
+
+    /// Whether nothing in this run can abort a connection behind the
+    /// application's back (perfect fabric, no destroys).
+    fn strict_run(&self) -> bool {
+        !self.cfg.faulty_fabric() && self.cfg.destroy_rate == 0.0
     }
 
     /// Whether this lifecycle ran on a perfect fabric with nothing
@@ -453,6 +480,8 @@ impl<C: SimCm> Sim<C> {
                 issued: 0,
                 taken: 0,
                 destroys: 0,
+                peer_timeouts: 0,
+                requests_gone: 0,
                 anomaly_samples: Vec::new(),
             },
             counters,
@@ -536,18 +565,42 @@ impl<C: SimCm> Sim<C> {
                 Timer::ClientHold { id } => {
                     if let Some(&(n, w)) = self.ctx.active_at.get(&id)
                         && let Some(a) = self.nodes[n].workers[w].life.as_mut()
+                        && a.phase == APhase::Connected
                     {
                         a.hold_over = true;
+                        if self.ctx.plan(id).passive_disconnects {
+                            self.ctx.peer_timeouts += 1;
+                        }
                     }
                 }
                 Timer::ServerHold { id } => {
                     if let Some(&n) = self.ctx.served_by.get(&id)
                         && let Some(p) = self.nodes[n].server.passive.get_mut(&id)
+                        && p.phase == PPhase::Connected
+                    {
+                        p.hold_over = true;
+                        if !self.ctx.plan(id).passive_disconnects {
+                            self.ctx.peer_timeouts += 1;
+                        }
+                    }
+                }
+                Timer::Destroy { id } => self.destroy(id),
+                Timer::Complete { id } => {
+                    if let Some(&(n, w)) = self.ctx.active_at.get(&id)
+                        && let Some(a) = self.nodes[n].workers[w].life.as_mut()
+                        && a.phase == APhase::Deferring
+                    {
+                        a.hold_over = true;
+                    }
+                }
+                Timer::Accept { id } => {
+                    if let Some(&n) = self.ctx.served_by.get(&id)
+                        && let Some(p) = self.nodes[n].server.passive.get_mut(&id)
+                        && p.phase == PPhase::Deferring
                     {
                         p.hold_over = true;
                     }
                 }
-                Timer::Destroy { id } => self.destroy(id),
             }
         }
     }
@@ -607,6 +660,17 @@ impl<C: SimCm> Sim<C> {
         let target = (n + 1 + self.ctx.rng.below_or_eq(nodes as u64 - 2) as usize) % nodes;
         let now = self.world.now();
         let reject = self.ctx.chance(self.ctx.cfg.reject_rate);
+        let slow_max = self.ctx.cfg.max_slow.as_nanos() / 1000;
+        let slow_accept = if self.ctx.chance(self.ctx.cfg.slow_rate) {
+            Some(Duration::from_micros(self.ctx.rng.below_or_eq(slow_max)))
+        } else {
+            None
+        };
+        let slow_complete = if self.ctx.chance(self.ctx.cfg.slow_rate) {
+            Some(Duration::from_micros(self.ctx.rng.below_or_eq(slow_max)))
+        } else {
+            None
+        };
         let passive_disconnects = self.ctx.chance(0.5);
         // Whole microseconds: events of many connections then fall on the
         // same instants, which the world performs in one step.
@@ -632,6 +696,8 @@ impl<C: SimCm> Sim<C> {
         };
         self.ctx.plans.push(Plan {
             reject,
+            slow_accept,
+            slow_complete,
             passive_disconnects,
             hold,
             destroy,
@@ -716,19 +782,22 @@ impl<C: SimCm> Sim<C> {
                 APhase::Connecting => match r {
                     Ok(()) => {
                         check_pdata(ctx, a.conn.as_ref(), REP_TAG, id);
-                        match a.conn.as_ref() {
-                            Some(c) => {
-                                let op = c.complete_connect();
-                                a.main = Some(ctx.track(op, OpKind::CompleteConnect));
-                                a.phase = APhase::Completing;
-                            }
-                            None => a.outcome = Some(Outcome::Aborted),
+                        if let Some(wait) = ctx.plan(id).slow_complete {
+                            a.phase = APhase::Deferring;
+                            ctx.schedule(ctx.now + wait, Timer::Complete { id });
+                        } else {
+                            complete(ctx, a);
                         }
                     }
                     Err(e) => {
                         let outcome = match e.status() {
                             NtStatus::CONNECTION_REFUSED => {
-                                check_pdata(ctx, a.conn.as_ref(), REJ_TAG, id);
+                                // A REJ the CM sent by itself (the server's
+                                // connector destroyed, a stale REQ after a
+                                // lost REJ) carries no application data.
+                                if ctx.strict(id) {
+                                    check_pdata(ctx, a.conn.as_ref(), REJ_TAG, id);
+                                }
                                 Outcome::Rejected
                             }
                             NtStatus::IO_TIMEOUT => Outcome::TimedOut,
@@ -746,10 +815,12 @@ impl<C: SimCm> Sim<C> {
                                 let op = c.notify_disconnect();
                                 a.notify = Some(ctx.track(op, OpKind::Notify));
                                 a.phase = APhase::Connected;
-                                if !ctx.plan(id).passive_disconnects {
-                                    let at = ctx.now + ctx.plan(id).hold;
-                                    ctx.schedule(at, Timer::ClientHold { id });
-                                }
+                                let wait = if ctx.plan(id).passive_disconnects {
+                                    PEER_TIMEOUT
+                                } else {
+                                    ctx.plan(id).hold
+                                };
+                                ctx.schedule(ctx.now + wait, Timer::ClientHold { id });
                             }
                             None => a.outcome = Some(Outcome::Established),
                         }
@@ -768,8 +839,13 @@ impl<C: SimCm> Sim<C> {
                         a.outcome = Some(Outcome::Established);
                     }
                 }
-                APhase::Connected => {}
+                APhase::Connected | APhase::Deferring => {}
             }
+        }
+        if a.phase == APhase::Deferring && a.hold_over {
+            a.hold_over = false;
+            complete(ctx, a);
+            moved = true;
         }
         if let Some(r) = ctx.poll(&mut a.notify, id) {
             moved = true;
@@ -910,17 +986,26 @@ impl<C: SimCm> Sim<C> {
 
     /// A request was handed to `conn`: check it, then accept or reject.
     fn on_request(&mut self, n: usize, conn: Connector<Dev<C>>) {
-        let id = match conn.get_private_data() {
-            Ok(d) => pdata_id(REQ_TAG, &d),
+        let data = match conn.get_private_data() {
+            Ok(d) => d,
             Err(e) => {
                 self.ctx.anomaly(format!("node {n}: REQ private data: {e}"));
-                None
+                return;
             }
         };
+        let id = pdata_id(REQ_TAG, &data);
+        if id.is_none() && data.iter().all(|b| *b == 0) && !self.ctx.strict_run() {
+            // The peer aborted (its REJ replaced the REQ's data) before we
+            // looked: nothing to accept. Dropping the connector releases it.
+            self.ctx.requests_gone += 1;
+            return;
+        }
         let Some(id) = id.filter(|id| (*id as usize) < self.ctx.plans.len()) else {
             self.ctx.inv.pdata_mismatches += 1;
-            self.ctx
-                .anomaly(format!("node {n}: a request without a known lifecycle id"));
+            self.ctx.anomaly(format!(
+                "node {n}: a request without a known lifecycle id: {:02x?}",
+                &data[..data.len().min(16)]
+            ));
             return;
         };
         if self.ctx.served_by.get(&id) != Some(&n) || self.nodes[n].server.passive.contains_key(&id)
@@ -951,19 +1036,20 @@ impl<C: SimCm> Sim<C> {
                 return;
             }
         };
-        let op = conn.accept(&qp, LIMITS, &pdata(REP_TAG, id));
-        let main = Some(self.ctx.track(op, OpKind::Accept));
-        let _ = self.nodes[n].server.passive.insert(
-            id,
-            Passive {
-                qp: Some(qp),
-                conn: Some(conn),
-                phase: PPhase::Accepting,
-                main,
-                notify: None,
-                hold_over: false,
-            },
-        );
+        let mut p = Passive {
+            qp: Some(qp),
+            conn: Some(conn),
+            phase: PPhase::Deferring,
+            main: None,
+            notify: None,
+            hold_over: false,
+        };
+        if let Some(wait) = plan.slow_accept {
+            self.ctx.schedule(self.ctx.now + wait, Timer::Accept { id });
+        } else {
+            let _ = accept(&mut self.ctx, &mut p, id);
+        }
+        let _ = self.nodes[n].server.passive.insert(id, p);
     }
 
     fn poll_passive(&mut self, n: usize, id: u64) -> bool {
@@ -981,23 +1067,30 @@ impl<C: SimCm> Sim<C> {
                         let op = c.notify_disconnect();
                         p.notify = Some(ctx.track(op, OpKind::Notify));
                         p.phase = PPhase::Connected;
-                        if ctx.plan(id).passive_disconnects {
-                            let at = ctx.now + ctx.plan(id).hold;
-                            ctx.schedule(at, Timer::ServerHold { id });
-                        }
+                        let wait = if ctx.plan(id).passive_disconnects {
+                            ctx.plan(id).hold
+                        } else {
+                            PEER_TIMEOUT
+                        };
+                        ctx.schedule(ctx.now + wait, Timer::ServerHold { id });
                     }
                     _ => done = true,
                 },
                 PPhase::Disconnecting => done = p.notify.is_none(),
-                PPhase::Connected => {}
+                PPhase::Connected | PPhase::Deferring => {}
             }
+        }
+        if p.phase == PPhase::Deferring && p.hold_over {
+            p.hold_over = false;
+            moved = true;
+            done = !accept(ctx, p, id);
         }
         if let Some(_r) = ctx.poll(&mut p.notify, id) {
             moved = true;
             match p.phase {
                 PPhase::Connected => p.hold_over = true,
                 PPhase::Disconnecting => done = p.main.is_none(),
-                PPhase::Accepting => {}
+                PPhase::Accepting | PPhase::Deferring => {}
             }
         }
         if p.phase == PPhase::Connected && p.hold_over {
@@ -1050,6 +1143,29 @@ impl<C: SimCm> Sim<C> {
             let waiting = self.ctx.cfg.connections - self.ctx.finished;
             self.ctx.inv.stalled_lifecycles = waiting;
             self.ctx.inv.passive_left = self.passive_count() as u64;
+            let mut notes = Vec::new();
+            for (n, node) in self.nodes.iter().enumerate() {
+                for a in node.workers.iter().filter_map(|w| w.life.as_ref()) {
+                    notes.push(format!(
+                        "stalled: lifecycle {} on node {n}: {:?}, waiting for {:?} and {:?}, plan {:?}",
+                        a.id,
+                        a.phase,
+                        a.main.as_ref().map(|p| p.kind),
+                        a.notify.as_ref().map(|p| p.kind),
+                        self.ctx.plan(a.id)
+                    ));
+                }
+                for (id, p) in &node.server.passive {
+                    notes.push(format!(
+                        "stalled: passive {id} on node {n}: {:?}, waiting for {:?} and {:?}, plan {:?}",
+                        p.phase,
+                        p.main.as_ref().map(|p| p.kind),
+                        p.notify.as_ref().map(|p| p.kind),
+                        self.ctx.plan(*id)
+                    ));
+                }
+            }
+            self.ctx.anomaly_samples.extend(notes);
         }
         // The servers stop: outstanding GetConnectionRequests and whatever
         // passive connection is still waiting are released; then every
@@ -1145,6 +1261,8 @@ impl<C: SimCm> Sim<C> {
                 fabric,
                 duplicates_dropped,
                 destroys: self.ctx.destroys,
+                peer_timeouts: self.ctx.peer_timeouts,
+                requests_gone: self.ctx.requests_gone,
                 sim_time: Duration::from_nanos(sim_end.0),
                 wall: elapsed,
                 cpu_nanos: cpu,
@@ -1155,14 +1273,51 @@ impl<C: SimCm> Sim<C> {
     }
 }
 
+/// CompleteConnect, or the end of a lifecycle whose connector is gone.
+fn complete<C: SimCm>(ctx: &mut Ctx, a: &mut Active<C>) {
+    match a.conn.as_ref() {
+        Some(c) => {
+            let op = c.complete_connect();
+            a.main = Some(ctx.track(op, OpKind::CompleteConnect));
+            a.phase = APhase::Completing;
+        }
+        None => a.outcome = Some(Outcome::Aborted),
+    }
+}
+
+/// Accept with the passive connection's QP.
+fn accept<C: SimCm>(ctx: &mut Ctx, p: &mut Passive<C>, id: u64) -> bool {
+    match (p.conn.as_ref(), p.qp.as_ref()) {
+        (Some(c), Some(qp)) => {
+            let op = c.accept(qp, LIMITS, &pdata(REP_TAG, id));
+            p.main = Some(ctx.track(op, OpKind::Accept));
+            p.phase = PPhase::Accepting;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Checks the private data of the last REQ/REP/REJ received.
 fn check_pdata<C: SimCm>(ctx: &mut Ctx, conn: Option<&Connector<Dev<C>>>, tag: &[u8; 4], id: u64) {
     let Some(c) = conn else { return };
     match c.get_private_data() {
         Ok(d) if pdata_id(tag, &d) == Some(id) => {}
-        Ok(_) => {
+        // Not ours but not anyone else's either: a REJ the CM sent by itself
+        // (the peer destroyed, a timeout) replaced the data. Expected only
+        // when something can abort the connection.
+        Ok(d)
+            if !ctx.strict(id)
+                && [REQ_TAG, REP_TAG, REJ_TAG]
+                    .iter()
+                    .all(|t| pdata_id(t, &d).is_none()) => {}
+        Ok(d) => {
             ctx.inv.pdata_mismatches += 1;
-            ctx.anomaly(format!("lifecycle {id}: wrong private data"));
+            ctx.anomaly(format!(
+                "lifecycle {id}: wrong private data, expected {:?}: {:02x?}",
+                String::from_utf8_lossy(tag),
+                &d[..d.len().min(16)]
+            ));
         }
         Err(e) => {
             // Released or aborted meanwhile is possible only after a destroy.

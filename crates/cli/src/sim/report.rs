@@ -78,6 +78,11 @@ pub struct Measured {
     pub duplicates_dropped: Option<u64>,
     /// Destroys and closes performed.
     pub destroys: u64,
+    /// Connections ended by the application's own timeout because the
+    /// peer's disconnect never came (its single DREQ on destroy was lost).
+    pub peer_timeouts: u64,
+    /// Requests the server found already aborted by the peer.
+    pub requests_gone: u64,
     /// Simulated time at the end of the last lifecycle.
     pub sim_time: Duration,
     /// Wall-clock time of the run.
@@ -171,13 +176,14 @@ impl SimReport {
         );
         let _ = writeln!(
             t,
-            "  faults: loss {} dup {} reorder {} delay {} reject-rate {} destroy-rate {}",
+            "  faults: loss {} dup {} reorder {} delay {} reject-rate {} destroy-rate {} slow-rate {}",
             c.loss,
             c.dup,
             c.reorder,
             fmt_ns(c.delay.as_nanos()),
             c.reject_rate,
-            c.destroy_rate
+            c.destroy_rate,
+            c.slow_rate
         );
         let _ = writeln!(t, "outcomes");
         row(&mut t, "established", o.established.to_string());
@@ -185,6 +191,16 @@ impl SimReport {
         row(&mut t, "timed out", o.timed_out.to_string());
         row(&mut t, "aborted", o.aborted.to_string());
         row(&mut t, "destroys/closes injected", m.destroys.to_string());
+        row(
+            &mut t,
+            "peer disconnect timeouts",
+            m.peer_timeouts.to_string(),
+        );
+        row(
+            &mut t,
+            "requests aborted before accept",
+            m.requests_gone.to_string(),
+        );
         let _ = writeln!(t, "protocol");
         row(&mut t, "MADs sent", m.counters.sent.to_string());
         row(
@@ -306,11 +322,12 @@ impl SimReport {
                 "nodes": c.nodes, "connections": c.connections, "concurrency": c.concurrency,
                 "seed": c.seed, "loss": c.loss, "dup": c.dup, "reorder": c.reorder,
                 "delay_ns": c.delay.as_nanos(), "reject_rate": c.reject_rate,
-                "destroy_rate": c.destroy_rate,
+                "destroy_rate": c.destroy_rate, "slow_rate": c.slow_rate,
             },
             "outcomes": {
                 "established": o.established, "rejected": o.rejected,
                 "timed_out": o.timed_out, "aborted": o.aborted, "destroys": m.destroys,
+                "peer_timeouts": m.peer_timeouts, "requests_gone": m.requests_gone,
             },
             "protocol": {
                 "mads_sent": m.counters.sent,
