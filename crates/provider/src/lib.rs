@@ -23,6 +23,7 @@ pub mod device;
 pub mod encode;
 pub mod error;
 pub mod listener;
+pub mod mad_agent;
 pub mod op;
 pub mod qp;
 
