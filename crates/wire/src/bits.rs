@@ -36,7 +36,7 @@ impl Bits {
 }
 
 /// Reads `f` from `buf`.
-#[inline]
+#[inline(always)]
 pub(crate) fn read(buf: &[u8], f: Bits) -> u64 {
     let Some(bytes) = buf.get(f.byte..f.byte + f.span()) else {
         return 0;
@@ -50,7 +50,7 @@ pub(crate) fn read(buf: &[u8], f: Bits) -> u64 {
 
 /// Writes the low `f.width` bits of `value` into `buf`, leaving the other
 /// bits of the touched bytes as they were.
-#[inline]
+#[inline(always)]
 pub(crate) fn write(buf: &mut [u8], f: Bits, value: u64) {
     let span = f.span();
     let shift = f.shift();
@@ -69,7 +69,7 @@ pub(crate) fn write(buf: &mut [u8], f: Bits, value: u64) {
 }
 
 /// Copies `N` bytes starting at `at`; zeros if out of range.
-#[inline]
+#[inline(always)]
 pub(crate) fn array<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
     let mut out = [0u8; N];
     if let Some(src) = buf.get(at..at + N) {
@@ -79,7 +79,7 @@ pub(crate) fn array<const N: usize>(buf: &[u8], at: usize) -> [u8; N] {
 }
 
 /// Writes `src` at `at` if it fits.
-#[inline]
+#[inline(always)]
 pub(crate) fn put(buf: &mut [u8], at: usize, src: &[u8]) {
     if let Some(dst) = buf.get_mut(at..at + src.len()) {
         dst.copy_from_slice(src);

@@ -324,21 +324,26 @@ impl<T: AsRef<[u8]>> RoceFrame<T> {
 /// ICRC of a RoCEv2 packet (IP header onwards, last 4 bytes the ICRC slot)
 /// with the masks of §9. `ip_header_len` is 20 or 40.
 fn icrc_over(packet: &[u8], ip_header_len: usize) -> u32 {
-    // Masked copy of IP + UDP + BTH (at most 60 bytes); the rest of the
+    // 8 bytes of 0xFF (the LRH stand-in) followed by a masked copy of
+    // IP + UDP + BTH (at most 68 bytes, one CRC update); the rest of the
     // packet is hashed in place.
+    const LRH: usize = 8;
     let masked_len = ip_header_len + UDP_HEADER_SIZE + BTH_SIZE;
-    let mut head = [0u8; IPV6_HEADER_SIZE + UDP_HEADER_SIZE + BTH_SIZE];
-    if let (Some(dst), Some(src)) = (head.get_mut(..masked_len), packet.get(..masked_len)) {
+    let mut head = [0xFFu8; LRH + IPV6_HEADER_SIZE + UDP_HEADER_SIZE + BTH_SIZE];
+    if let (Some(dst), Some(src)) = (
+        head.get_mut(LRH..LRH + masked_len),
+        packet.get(..masked_len),
+    ) {
         dst.copy_from_slice(src);
     }
     let ones = |head: &mut [u8], at: usize, n: usize| {
-        if let Some(s) = head.get_mut(at..at + n) {
+        if let Some(s) = head.get_mut(LRH + at..LRH + at + n) {
             s.fill(0xFF);
         }
     };
     if ip_header_len == IPV6_HEADER_SIZE {
         // Traffic class and flow label: bytes 0–3 become 0x6F FF FF FF.
-        if let Some(b0) = head.first_mut() {
+        if let Some(b0) = head.get_mut(LRH) {
             *b0 |= 0x0F;
         }
         ones(&mut head, 1, 3);
@@ -352,8 +357,7 @@ fn icrc_over(packet: &[u8], ip_header_len: usize) -> u32 {
     ones(&mut head, ip_header_len + UDP_HEADER_SIZE + 4, 1);
 
     let mut digest = CRC32.digest();
-    digest.update(&[0xFF; 8]);
-    digest.update(head.get(..masked_len).unwrap_or(&[]));
+    digest.update(head.get(..LRH + masked_len).unwrap_or(&[]));
     let end = packet.len().saturating_sub(ICRC_SIZE);
     digest.update(packet.get(masked_len..end).unwrap_or(&[]));
     digest.finalize()
@@ -407,13 +411,17 @@ impl RoceRepr {
     /// Parses a validated frame and checks its ICRC (§10 step 3).
     pub fn parse<T: AsRef<[u8]>>(frame: &RoceFrame<T>) -> Result<RoceRepr> {
         frame.verify_icrc()?;
-        Ok(RoceRepr {
+        Ok(Self::from_frame(frame))
+    }
+
+    fn from_frame<T: AsRef<[u8]>>(frame: &RoceFrame<T>) -> RoceRepr {
+        RoceRepr {
             ip: frame.ip_fields(),
             udp_src_port: frame.udp_src_port(),
             p_key: frame.p_key(),
             psn: frame.psn(),
             fecn_becn: frame.fecn_becn(),
-        })
+        }
     }
 
     /// Writes the whole IP packet carrying `mad`, ICRC included, and returns
@@ -526,9 +534,13 @@ fn internet_checksum(acc: u32, data: &[u8]) -> u16 {
 /// decodes the CM MAD it carries: all of §10.
 pub fn decode(packet: &[u8]) -> Result<(RoceRepr, CmMad)> {
     let frame = RoceFrame::new_checked(packet)?;
-    let repr = RoceRepr::parse(&frame)?;
-    let mad = CmMad::parse(frame.mad())?;
-    Ok((repr, mad))
+    frame.verify_icrc()?;
+    let header = CmMad::check(frame.mad())?;
+    // Built in place after every check: no large value moves through a Result.
+    Ok((
+        RoceRepr::from_frame(&frame),
+        CmMad::from_checked(header, frame.mad()),
+    ))
 }
 
 /// Encodes `mad` in a QP1 RoCEv2 packet; returns the packet length.

@@ -49,18 +49,31 @@ pub struct AprRepr {
 impl AprRepr {
     /// Fails with `InfoLength` when Additional Info Length exceeds 72.
     pub fn parse<T: AsRef<[u8]>>(p: &AprPacket<T>) -> Result<AprRepr> {
+        Self::check(p)?;
+        Ok(Self::from_packet(p))
+    }
+
+    /// The range check of spec/WIRE.md §10.6 (length ≤ 72).
+    #[inline]
+    pub(crate) fn check<T: AsRef<[u8]>>(p: &AprPacket<T>) -> Result<()> {
         let additional_info_length = p.additional_info_length();
-        if usize::from(additional_info_length) > APR_INFO {
+        if usize::from(additional_info_length) > 72 {
             return Err(WireError::InfoLength(additional_info_length));
         }
-        Ok(AprRepr {
+        Ok(())
+    }
+
+    /// Reads every field; call `check` first.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &AprPacket<T>) -> AprRepr {
+        AprRepr {
             local_comm_id: CommId(p.local_comm_id()),
             remote_comm_id: CommId(p.remote_comm_id()),
-            additional_info_length,
+            additional_info_length: p.additional_info_length(),
             ap_status: AprStatus::from_code(p.ap_status()),
             additional_info: p.additional_info(),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut AprPacket<T>) {

@@ -98,7 +98,13 @@ pub struct ClassPortInfoRepr {
 
 impl ClassPortInfoRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &ClassPortInfoPacket<T>) -> Result<ClassPortInfoRepr> {
-        Ok(ClassPortInfoRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &ClassPortInfoPacket<T>) -> ClassPortInfoRepr {
+        ClassPortInfoRepr {
             base_version: p.base_version(),
             class_version: p.class_version(),
             capability_mask: p.capability_mask(),
@@ -121,7 +127,7 @@ impl ClassPortInfoRepr {
             trap_hop_limit: p.trap_hop_limit(),
             trap_qp: Qpn::new(p.trap_qp()),
             trap_qkey: p.trap_qkey(),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut ClassPortInfoPacket<T>) {

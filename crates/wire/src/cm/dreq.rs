@@ -38,12 +38,18 @@ pub struct DreqRepr {
 
 impl DreqRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &DreqPacket<T>) -> Result<DreqRepr> {
-        Ok(DreqRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &DreqPacket<T>) -> DreqRepr {
+        DreqRepr {
             local_comm_id: CommId(p.local_comm_id()),
             remote_comm_id: CommId(p.remote_comm_id()),
             remote_qpn: Qpn::new(p.remote_qpn()),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut DreqPacket<T>) {

@@ -60,14 +60,20 @@ pub struct LapRepr {
 
 impl LapRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &LapPacket<T>) -> Result<LapRepr> {
-        Ok(LapRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &LapPacket<T>) -> LapRepr {
+        LapRepr {
             local_comm_id: CommId(p.local_comm_id()),
             remote_comm_id: CommId(p.remote_comm_id()),
             remote_qpn: Qpn::new(p.remote_qpn()),
             remote_cm_response_timeout: p.remote_cm_response_timeout(),
             alternate_path: p.alternate_path(),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut LapPacket<T>) {

@@ -19,8 +19,8 @@ pub mod sidr_rep;
 pub mod sidr_req;
 mod view;
 
-use crate::Result;
-use crate::mad::{AttributeId, MAD_SIZE, MadHeader, MadPacket};
+use crate::mad::{AttributeId, CM_BODY_SIZE, MAD_HEADER_SIZE, MAD_SIZE, MadHeader, MadPacket};
+use crate::{Result, WireError};
 
 pub use apr::{AprPacket, AprRepr};
 pub use class_port_info::{ClassPortInfoPacket, ClassPortInfoRepr};
@@ -73,26 +73,71 @@ impl CmMessage {
 
     /// Parses a 232-byte CM body of attribute `id`.
     pub fn parse(id: AttributeId, body: &[u8]) -> Result<CmMessage> {
-        Ok(match id {
-            AttributeId::ClassPortInfo => CmMessage::ClassPortInfo(ClassPortInfoRepr::parse(
-                &ClassPortInfoPacket::new_checked(body)?,
-            )?),
-            AttributeId::Req => CmMessage::Req(ReqRepr::parse(&ReqPacket::new_checked(body)?)?),
-            AttributeId::Mra => CmMessage::Mra(MraRepr::parse(&MraPacket::new_checked(body)?)?),
-            AttributeId::Rej => CmMessage::Rej(RejRepr::parse(&RejPacket::new_checked(body)?)?),
-            AttributeId::Rep => CmMessage::Rep(RepRepr::parse(&RepPacket::new_checked(body)?)?),
-            AttributeId::Rtu => CmMessage::Rtu(RtuRepr::parse(&RtuPacket::new_checked(body)?)?),
-            AttributeId::Dreq => CmMessage::Dreq(DreqRepr::parse(&DreqPacket::new_checked(body)?)?),
-            AttributeId::Drep => CmMessage::Drep(DrepRepr::parse(&DrepPacket::new_checked(body)?)?),
-            AttributeId::SidrReq => {
-                CmMessage::SidrReq(SidrReqRepr::parse(&SidrReqPacket::new_checked(body)?)?)
+        Self::check(id, body)?;
+        Ok(Self::from_body(id, body))
+    }
+
+    /// The length and range checks of a body (§10.6). Split from
+    /// `from_body` so that the large value is built once, in place, after
+    /// every check has passed (moving it through `Result`s costs more than
+    /// reading it).
+    #[inline]
+    pub(crate) fn check(id: AttributeId, body: &[u8]) -> Result<()> {
+        if body.len() < CM_BODY_SIZE {
+            return Err(WireError::Truncated {
+                needed: CM_BODY_SIZE,
+                got: body.len(),
+            });
+        }
+        match id {
+            AttributeId::Rej => RejRepr::check(&RejPacket::new_unchecked(body)),
+            AttributeId::Apr => AprRepr::check(&AprPacket::new_unchecked(body)),
+            AttributeId::SidrRep => SidrRepRepr::check(&SidrRepPacket::new_unchecked(body)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads a body that passed `check`.
+    #[inline]
+    pub(crate) fn from_body(id: AttributeId, body: &[u8]) -> CmMessage {
+        match id {
+            AttributeId::ClassPortInfo => CmMessage::ClassPortInfo(ClassPortInfoRepr::from_packet(
+                &ClassPortInfoPacket::new_unchecked(body),
+            )),
+            AttributeId::Req => {
+                CmMessage::Req(ReqRepr::from_packet(&ReqPacket::new_unchecked(body)))
             }
-            AttributeId::SidrRep => {
-                CmMessage::SidrRep(SidrRepRepr::parse(&SidrRepPacket::new_checked(body)?)?)
+            AttributeId::Mra => {
+                CmMessage::Mra(MraRepr::from_packet(&MraPacket::new_unchecked(body)))
             }
-            AttributeId::Lap => CmMessage::Lap(LapRepr::parse(&LapPacket::new_checked(body)?)?),
-            AttributeId::Apr => CmMessage::Apr(AprRepr::parse(&AprPacket::new_checked(body)?)?),
-        })
+            AttributeId::Rej => {
+                CmMessage::Rej(RejRepr::from_packet(&RejPacket::new_unchecked(body)))
+            }
+            AttributeId::Rep => {
+                CmMessage::Rep(RepRepr::from_packet(&RepPacket::new_unchecked(body)))
+            }
+            AttributeId::Rtu => {
+                CmMessage::Rtu(RtuRepr::from_packet(&RtuPacket::new_unchecked(body)))
+            }
+            AttributeId::Dreq => {
+                CmMessage::Dreq(DreqRepr::from_packet(&DreqPacket::new_unchecked(body)))
+            }
+            AttributeId::Drep => {
+                CmMessage::Drep(DrepRepr::from_packet(&DrepPacket::new_unchecked(body)))
+            }
+            AttributeId::SidrReq => CmMessage::SidrReq(SidrReqRepr::from_packet(
+                &SidrReqPacket::new_unchecked(body),
+            )),
+            AttributeId::SidrRep => CmMessage::SidrRep(SidrRepRepr::from_packet(
+                &SidrRepPacket::new_unchecked(body),
+            )),
+            AttributeId::Lap => {
+                CmMessage::Lap(LapRepr::from_packet(&LapPacket::new_unchecked(body)))
+            }
+            AttributeId::Apr => {
+                CmMessage::Apr(AprRepr::from_packet(&AprPacket::new_unchecked(body)))
+            }
+        }
     }
 
     /// Writes the 232-byte CM body (all reserved bits and unused private
@@ -135,11 +180,29 @@ impl CmMad {
     }
 
     /// Decodes and validates a received MAD (spec/WIRE.md §10 steps 4–6).
+    #[inline]
     pub fn parse(mad: &[u8]) -> Result<CmMad> {
+        let header = Self::check(mad)?;
+        Ok(Self::from_checked(header, mad))
+    }
+
+    /// Every check of `parse`, returning the header.
+    #[inline]
+    pub(crate) fn check(mad: &[u8]) -> Result<MadHeader> {
         let packet = MadPacket::new_checked(mad)?;
         let header = MadHeader::parse(&packet)?;
-        let message = CmMessage::parse(header.attribute_id, packet.body())?;
-        Ok(CmMad { header, message })
+        CmMessage::check(header.attribute_id, packet.body())?;
+        Ok(header)
+    }
+
+    /// Builds the value of a MAD that passed `check`.
+    #[inline]
+    pub(crate) fn from_checked(header: MadHeader, mad: &[u8]) -> CmMad {
+        let body = mad.get(MAD_HEADER_SIZE..MAD_SIZE).unwrap_or(&[]);
+        CmMad {
+            header,
+            message: CmMessage::from_body(header.attribute_id, body),
+        }
     }
 
     /// Encodes into a whole MAD.

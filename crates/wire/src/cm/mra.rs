@@ -42,13 +42,19 @@ pub struct MraRepr {
 
 impl MraRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &MraPacket<T>) -> Result<MraRepr> {
-        Ok(MraRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &MraPacket<T>) -> MraRepr {
+        MraRepr {
             local_comm_id: CommId(p.local_comm_id()),
             remote_comm_id: CommId(p.remote_comm_id()),
             message_mraed: MraMessage::from_code(p.message_mraed()),
             service_timeout: p.service_timeout(),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut MraPacket<T>) {

@@ -61,19 +61,32 @@ impl RejRepr {
 
     /// Fails with `InfoLength` when Reject Info Length exceeds 72 (§10.6).
     pub fn parse<T: AsRef<[u8]>>(p: &RejPacket<T>) -> Result<RejRepr> {
+        Self::check(p)?;
+        Ok(Self::from_packet(p))
+    }
+
+    /// The range check of spec/WIRE.md §10.6 (length ≤ 72).
+    #[inline]
+    pub(crate) fn check<T: AsRef<[u8]>>(p: &RejPacket<T>) -> Result<()> {
         let reject_info_length = p.reject_info_length();
-        if usize::from(reject_info_length) > REJ_ARI {
+        if usize::from(reject_info_length) > 72 {
             return Err(WireError::InfoLength(reject_info_length));
         }
-        Ok(RejRepr {
+        Ok(())
+    }
+
+    /// Reads every field; call `check` first.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &RejPacket<T>) -> RejRepr {
+        RejRepr {
             local_comm_id: CommId(p.local_comm_id()),
             remote_comm_id: CommId(p.remote_comm_id()),
             message_rejected: RejMessage::from_code(p.message_rejected()),
-            reject_info_length,
+            reject_info_length: p.reject_info_length(),
             reason: RejReason::from_code(p.reason()),
             ari: p.ari(),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut RejPacket<T>) {

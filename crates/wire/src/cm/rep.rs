@@ -82,7 +82,13 @@ pub struct RepRepr {
 
 impl RepRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &RepPacket<T>) -> Result<RepRepr> {
-        Ok(RepRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &RepPacket<T>) -> RepRepr {
+        RepRepr {
             local_comm_id: CommId(p.local_comm_id()),
             remote_comm_id: CommId(p.remote_comm_id()),
             local_qkey: p.local_qkey(),
@@ -101,7 +107,7 @@ impl RepRepr {
             srq: p.srq() != 0,
             local_ca_guid: p.local_ca_guid(),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut RepPacket<T>) {

@@ -138,7 +138,13 @@ pub struct ReqRepr {
 
 impl ReqRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &ReqPacket<T>) -> Result<ReqRepr> {
-        Ok(ReqRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &ReqPacket<T>) -> ReqRepr {
+        ReqRepr {
             local_comm_id: CommId(p.local_comm_id()),
             ece_vendor_id: p.ece_vendor_id(),
             service_id: ServiceId(p.service_id()),
@@ -166,7 +172,7 @@ impl ReqRepr {
             alternate_path: p.alternate_path(),
             sap_supported: p.sap_supported() != 0,
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut ReqPacket<T>) {

@@ -34,11 +34,17 @@ pub struct RtuRepr {
 
 impl RtuRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &RtuPacket<T>) -> Result<RtuRepr> {
-        Ok(RtuRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &RtuPacket<T>) -> RtuRepr {
+        RtuRepr {
             local_comm_id: CommId(p.local_comm_id()),
             remote_comm_id: CommId(p.remote_comm_id()),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut RtuPacket<T>) {

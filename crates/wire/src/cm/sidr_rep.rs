@@ -62,14 +62,27 @@ pub struct SidrRepRepr {
 impl SidrRepRepr {
     /// Fails with `InfoLength` when Additional Info Length exceeds 72.
     pub fn parse<T: AsRef<[u8]>>(p: &SidrRepPacket<T>) -> Result<SidrRepRepr> {
+        Self::check(p)?;
+        Ok(Self::from_packet(p))
+    }
+
+    /// The range check of spec/WIRE.md §10.6 (length ≤ 72).
+    #[inline]
+    pub(crate) fn check<T: AsRef<[u8]>>(p: &SidrRepPacket<T>) -> Result<()> {
         let additional_info_length = p.additional_info_length();
-        if usize::from(additional_info_length) > SIDR_REP_INFO {
+        if usize::from(additional_info_length) > 72 {
             return Err(WireError::InfoLength(additional_info_length));
         }
-        Ok(SidrRepRepr {
+        Ok(())
+    }
+
+    /// Reads every field; call `check` first.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &SidrRepPacket<T>) -> SidrRepRepr {
+        SidrRepRepr {
             request_id: p.request_id(),
             status: SidrStatus::from_code(p.status()),
-            additional_info_length,
+            additional_info_length: p.additional_info_length(),
             ece_vendor_id: u32::from(p.ece_vendor_id_high()) << 8
                 | u32::from(p.ece_vendor_id_low()),
             qpn: Qpn::new(p.qpn()),
@@ -77,7 +90,7 @@ impl SidrRepRepr {
             qkey: p.qkey(),
             additional_info: p.additional_info(),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut SidrRepPacket<T>) {

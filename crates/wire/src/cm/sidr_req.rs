@@ -37,12 +37,18 @@ pub struct SidrReqRepr {
 
 impl SidrReqRepr {
     pub fn parse<T: AsRef<[u8]>>(p: &SidrReqPacket<T>) -> Result<SidrReqRepr> {
-        Ok(SidrReqRepr {
+        Ok(Self::from_packet(p))
+    }
+
+    /// Reads every field; nothing in this message can be out of range.
+    #[inline]
+    pub(crate) fn from_packet<T: AsRef<[u8]>>(p: &SidrReqPacket<T>) -> SidrReqRepr {
+        SidrReqRepr {
             request_id: p.request_id(),
             partition_key: p.partition_key(),
             service_id: ServiceId(p.service_id()),
             private_data: PrivateData(crate::bits::array(p.private_data(), 0)),
-        })
+        }
     }
 
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut SidrReqPacket<T>) {
