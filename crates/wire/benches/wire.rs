@@ -298,7 +298,10 @@ fn ratio_summary() {
     }
     println!("  worst ratio {worst:.2} (goal <= 2.0)");
     // Where the time goes, for the REQ over IPv4.
-    let req = messages().into_iter().find(|m| m.attribute_id() == AttributeId::Req).unwrap();
+    let req = messages()
+        .into_iter()
+        .find(|m| m.attribute_id() == AttributeId::Req)
+        .unwrap();
     let f = frame(&ipv4(), &req);
     let mad = mad_of(&req).to_bytes();
     let (icrc, parse) = min_ns(
