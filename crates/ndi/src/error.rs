@@ -41,6 +41,8 @@ pub enum NdiError {
     HostUnreachable,
     /// Route resolution failed: no route to the network.
     NetworkUnreachable,
+    /// The peer timed out waiting for us (REJ reason 4).
+    Timeout,
     /// The CM refused an operation for a reason not covered above.
     Unsuccessful,
 }
@@ -64,6 +66,7 @@ impl NdiError {
             NdiError::Cancelled => NtStatus::CANCELLED,
             NdiError::HostUnreachable => NtStatus::HOST_UNREACHABLE,
             NdiError::NetworkUnreachable => NtStatus::NETWORK_UNREACHABLE,
+            NdiError::Timeout => NtStatus::IO_TIMEOUT,
             NdiError::Unsuccessful => NtStatus::UNSUCCESSFUL,
         }
     }

@@ -42,6 +42,9 @@ pub enum CloseCause {
     Open,
     /// The peer rejected or timed out before the connection was established.
     PeerAbort,
+    /// The peer gave up waiting (REJ reason 4) before the connection was
+    /// established.
+    PeerTimeout,
     /// The peer disconnected an established connection.
     PeerDisconnect,
     /// The local side disconnected.

@@ -540,3 +540,26 @@ fn get_pdata_overflow_copies_what_fits_and_reports_the_size() {
     fx.ndi.close(&f);
     fx.assert_nothing_leaked();
 }
+
+#[test]
+fn complete_connect_after_the_peer_gave_up_is_io_timeout_or_aborted() {
+    for (reason, want) in [
+        (4, NtStatus::IO_TIMEOUT),
+        (28, NtStatus::CONNECTION_ABORTED),
+    ] {
+        let fx = Fx::new();
+        let f = fx.ndi.open();
+        let a = fx.adapter(&f);
+        let (c, _qp, id) = fx.connecting(&f, a);
+        fx.ndi.on_cm_event(owner(&f, c), rep_event());
+        assert_eq!(fx.done(id).status, NtStatus::SUCCESS);
+        fx.ndi.on_cm_event(owner(&f, c), rej_event(reason));
+        assert_eq!(
+            fx.status(&f, Ioctl::RtuCm, &handle_in(c), 0),
+            want,
+            "REJ {reason}"
+        );
+        fx.ndi.close(&f);
+        fx.assert_nothing_leaked();
+    }
+}

@@ -195,7 +195,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let qpn = qp_ready(&st.qps, i.qp)?;
         match (conn.state, conn.cause) {
             (ConnState::ReqRcvd, _) => {}
-            (ConnState::Closed, CloseCause::PeerAbort) => return Err(NdiError::ConnectionAborted),
+            (ConnState::Closed, CloseCause::PeerAbort | CloseCause::PeerTimeout) => {
+                return Err(NdiError::ConnectionAborted);
+            }
             _ => return Err(NdiError::ConnectionActive),
         }
         let cid = conn.cid.ok_or(NdiError::ConnectionInvalid)?;
@@ -268,6 +270,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             .ok_or(NdiError::InvalidHandle)?;
         match (conn.state, conn.cause) {
             (ConnState::RepRcvd, _) => {}
+            (ConnState::Closed, CloseCause::PeerTimeout) => return Err(NdiError::Timeout),
             (ConnState::Closed, CloseCause::PeerAbort) => return Err(NdiError::ConnectionAborted),
             _ => return Err(NdiError::ConnectionInvalid),
         }
@@ -310,7 +313,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             .ok_or(NdiError::InvalidHandle)?;
         match (conn.state, conn.cause) {
             (ConnState::ReqRcvd | ConnState::RepRcvd, _) => {}
-            (ConnState::Closed, CloseCause::PeerAbort) => return Err(NdiError::ConnectionAborted),
+            (ConnState::Closed, CloseCause::PeerAbort | CloseCause::PeerTimeout) => {
+                return Err(NdiError::ConnectionAborted);
+            }
             _ => return Err(NdiError::InvalidDeviceState),
         }
         if let Some(cid) = conn.cid {

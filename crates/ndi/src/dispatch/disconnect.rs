@@ -92,11 +92,10 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 }
             }
             (ConnState::DreqRcvd, _) => Ok(Reply::ok()),
-            (ConnState::Closed, CloseCause::PeerDisconnect | CloseCause::PeerAbort)
-                if conn.ever_connected =>
-            {
-                Ok(Reply::ok())
-            }
+            (
+                ConnState::Closed,
+                CloseCause::PeerDisconnect | CloseCause::PeerAbort | CloseCause::PeerTimeout,
+            ) if conn.ever_connected => Ok(Reply::ok()),
             (ConnState::Disconnecting, _) => Err(NdiError::ConnectionDisconnected),
             (ConnState::Closed, _) if conn.ever_connected => Err(NdiError::ConnectionDisconnected),
             _ => Err(NdiError::ConnectionInvalid),

@@ -166,13 +166,26 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 }
                 self.close_connection(&mut st.qps, conn, CloseCause::PeerAbort, work);
             }
-            (S::ReqRcvd | S::RepRcvd, E::RejReceived { private_data, .. }) => {
+            (
+                S::ReqRcvd | S::RepRcvd,
+                E::RejReceived {
+                    reason,
+                    private_data,
+                },
+            ) => {
                 conn.pdata = Some(ReceivedPdata {
                     inbound: 0,
                     outbound: 0,
                     data: private_data.to_vec(),
                 });
-                self.close_connection(&mut st.qps, conn, CloseCause::PeerAbort, work);
+                // RTU_CM after the peer's REP timeout answers IO_TIMEOUT
+                // (spec §5.7), other aborts CONNECTION_ABORTED.
+                let cause = if reason == REJ_TIMEOUT {
+                    CloseCause::PeerTimeout
+                } else {
+                    CloseCause::PeerAbort
+                };
+                self.close_connection(&mut st.qps, conn, cause, work);
             }
             (S::Connected, E::DreqReceived | E::RejReceived { .. }) => {
                 // The QP is left alone: ND only tells NotifyDisconnect.
