@@ -1,12 +1,21 @@
 //! The host platform for ndcm: everything the kernel provides, emulated with
-//! its rules enforced.
+//! its rules enforced, so every test is also a Driver Verifier run.
 //!
 //! - `platform`: `ndcm_cm::platform::Platform` — checked in-stack queued spin
-//!   locks (an MCS queue, `mcs`), emulated IRQL (`irql`), thread identity and
-//!   a clock (`clock`); deadlines in `timers`.
-//! - `framework`: a KMDF-like request/queue model with file objects that
-//!   enforces the DDI rules of spec/KMDF.md §3 at run time, reporting to a
-//!   `verifier::Verifier` by rule name.
+//!   locks (`lock` over the MCS queue of `mcs`), emulated IRQL (`irql`),
+//!   thread identity and a clock (`clock`); deadlines in `timers`. Generic
+//!   over `sys::Sys`: std threads, or shuttle's for model checking.
+//! - `framework`: a KMDF-like request/queue/file model that enforces the DDI
+//!   rules of spec/KMDF.md §3 at run time, reporting to a
+//!   `verifier::Verifier` by rule name; `ndi_requests` puts ndcm-ndi's
+//!   `Requests` trait on it.
+//! - `device`: a device like `\\.\ndcm` (open, overlapped IOCTL, cancel,
+//!   close) over the ndi dispatcher and a CM port: `manager_port` (the real
+//!   CEP manager) or `scripted` (injected events, for dispatcher races).
+//! - `fabric` + `world`: the deterministic in-memory MAD fabric with seeded
+//!   faults and the single-threaded driver of a world of devices on one
+//!   virtual clock; `client` builds IOCTL inputs for tests.
+//! - `tunnel`: RoCEv2 frames over UDP (owned by the interop work).
 
 pub mod client;
 pub mod clock;
