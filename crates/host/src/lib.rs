@@ -26,6 +26,7 @@ pub mod irql;
 pub mod lock;
 pub mod manager_port;
 pub mod mcs;
+pub mod ndi_port;
 pub mod ndi_requests;
 pub mod platform;
 pub mod scripted;

@@ -1,0 +1,137 @@
+//! `NdiPort`: ndcm-ndi's own CM adapter (`ndcm_ndi::cm_adapter::
+//! ManagerPort`, the one the Windows driver uses) as a host CM port, its
+//! MADs on the in-memory fabric. Lets the e2e and model checks run the
+//! driver's configuration as well as the host's `manager_port`.
+//!
+//! Pure delegation: it adds no behaviour of its own.
+
+use crate::device::{EventSink, HostCm};
+use crate::fabric::{Datagram, Fabric};
+use crate::platform::HostPlatform;
+use crate::sys::{StdSys, Sys};
+use ndcm_cm::cid::Cid;
+use ndcm_cm::platform::{Duration, Instant, Platform};
+use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing, Output, Stats};
+use ndcm_ndi::NdiError;
+use ndcm_ndi::QueueOwner;
+use ndcm_ndi::abi::NdcmMadAddress;
+use ndcm_ndi::cm_adapter::ManagerPort;
+use ndcm_ndi::cm_port::{AcceptSpec, CmPort, ConnectSpec, ListenSpec};
+use ndcm_wire::Gid;
+use std::sync::Arc;
+
+/// ndcm-ndi's `ManagerPort` on the host platform and fabric.
+pub struct NdiPort<S: Sys = StdSys> {
+    port: ManagerPort<HostPlatform<S>>,
+}
+
+impl<S: Sys> NdiPort<S> {
+    /// The adapter over a fresh CEP manager on `platform`, sending from
+    /// `gids` (the first of the destination's family) on `fabric`.
+    pub fn new(platform: HostPlatform<S>, fabric: Arc<Fabric<S>>, gids: Vec<[u8; 16]>) -> Self {
+        let port = ManagerPort::new(
+            CepManager::new(platform.clone(), ManagerConfig::default()),
+            1,
+        );
+        port.bind_mads(Arc::new(move |o: &Outgoing| {
+            let v4 = o.to.gid.to_ipv4().is_some();
+            let src = gids
+                .iter()
+                .find(|g| Gid(**g).to_ipv4().is_some() == v4)
+                .or(gids.first())
+                .copied()
+                .unwrap_or_default();
+            fabric.send(
+                platform.now(),
+                Datagram {
+                    src,
+                    dst: o.to.gid.0,
+                    mad: Box::new(o.mad),
+                },
+            );
+        }));
+        NdiPort { port }
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &ManagerPort<HostPlatform<S>> {
+        &self.port
+    }
+
+    /// The manager's live-object counters.
+    pub fn stats(&self) -> Stats {
+        self.port.manager().stats()
+    }
+}
+
+impl<S: Sys> CmPort for NdiPort<S> {
+    type Effects = Output;
+    fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
+        self.port.create(owner)
+    }
+    fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
+        self.port.adopt(cid, owner)
+    }
+    fn listen(&self, cid: Cid, spec: &ListenSpec, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.listen(cid, spec, fx)
+    }
+    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.connect(cid, spec, fx)
+    }
+    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.accept(cid, spec, fx)
+    }
+    fn rtu(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.rtu(cid, fx)
+    }
+    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], fx: &mut Output) -> Result<(), NdiError> {
+        self.port.reject(cid, reason, pdata, fx)
+    }
+    fn dreq(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.dreq(cid, fx)
+    }
+    fn drep(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.drep(cid, fx)
+    }
+    fn destroy(&self, cid: Cid, fx: &mut Output) {
+        self.port.destroy(cid, fx)
+    }
+    fn timewait(&self, cid: Cid) -> Duration {
+        self.port.timewait(cid)
+    }
+    fn submit_mad(
+        &self,
+        address: &NdcmMadAddress,
+        mad: &[u8; 256],
+        fx: &mut Output,
+    ) -> Result<(), NdiError> {
+        self.port.submit_mad(address, mad, fx)
+    }
+    fn perform(&self, fx: Output) {
+        self.port.perform(fx)
+    }
+}
+
+impl<S: Sys> HostCm for NdiPort<S> {
+    fn bind_events(&self, sink: EventSink) {
+        self.port.bind_events(sink);
+    }
+    fn receive(&self, from: [u8; 16], mad: &[u8; 256]) {
+        self.port.receive(
+            MadAddress {
+                gid: Gid(from),
+                port: 1,
+            },
+            mad,
+        );
+    }
+    fn fire_timers(&self, now: Instant) {
+        self.port.fire_timers(now);
+    }
+    fn next_timer(&self) -> Option<Instant> {
+        self.port.next_timer()
+    }
+    fn live_objects(&self) -> usize {
+        self.port.live_objects()
+    }
+}
