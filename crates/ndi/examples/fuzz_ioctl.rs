@@ -1,12 +1,14 @@
 //! Runs the `ioctl_dispatch` fuzz harness on pseudo-random inputs for a
 //! given number of seconds (stable toolchain, no coverage guidance):
-//! `cargo run --release -p ndcm-ndi --example fuzz_ioctl -- 600`.
+//! `cargo run --release -p ndcm-ndi --example fuzz_ioctl -- 600 [two]`
+//! (`two`: two dispatchers on the real CEP manager over a lossy wire).
 
 fn main() {
     let secs: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let two = std::env::args().nth(2).is_some_and(|a| a == "two");
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut execs = 0u64;
@@ -24,7 +26,12 @@ fn main() {
                     (x >> 24) as u8
                 })
                 .collect();
-            match ndcm_ndi::fuzz_harness::run(&data) {
+            let result = if two {
+                ndcm_ndi::fuzz_harness::two_nodes::run(&data)
+            } else {
+                ndcm_ndi::fuzz_harness::run(&data)
+            };
+            match result {
                 Ok(s) => {
                     ioctls += s.ioctls;
                     pended += s.pended;
