@@ -7,10 +7,14 @@
 //! once, no KMDF rule broken, nothing left alive after timewait.
 
 use ndcm_cm::platform::Duration;
+use ndcm_host::HostPlatform;
 use ndcm_host::client::{Client, ipv4_gid, node_ipv4};
-use ndcm_host::device::{Device, HostCm, Io, Pending};
+use ndcm_host::device::HostCm;
+use ndcm_host::device::{Device, Io, Pending};
+use ndcm_host::fabric::Fabric;
 use ndcm_host::fabric::FaultModel;
 use ndcm_host::manager_port::ManagerPort;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::sys::ShuttleSys;
 use ndcm_host::world::World;
 use ndcm_host::{Mode, Verifier};
@@ -20,9 +24,30 @@ use shuttle::thread;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-type Cm = ManagerPort<ShuttleSys>;
-type Cl = Client<Cm, ShuttleSys>;
-type W = World<Cm, ShuttleSys>;
+/// A CM port the checks can build: the host's `ManagerPort` and
+/// ndcm-ndi's own adapter (`NdiPort`, the driver's configuration).
+trait ModelCm: HostCm + Sized {
+    fn make(p: HostPlatform<ShuttleSys>, f: Arc<Fabric<ShuttleSys>>, gids: Vec<[u8; 16]>) -> Self;
+    fn stats(&self) -> ndcm_cm::Stats;
+}
+
+impl ModelCm for ManagerPort<ShuttleSys> {
+    fn make(p: HostPlatform<ShuttleSys>, f: Arc<Fabric<ShuttleSys>>, gids: Vec<[u8; 16]>) -> Self {
+        ManagerPort::new(p, f, gids)
+    }
+    fn stats(&self) -> ndcm_cm::Stats {
+        ManagerPort::stats(self)
+    }
+}
+
+impl ModelCm for NdiPort<ShuttleSys> {
+    fn make(p: HostPlatform<ShuttleSys>, f: Arc<Fabric<ShuttleSys>>, gids: Vec<[u8; 16]>) -> Self {
+        NdiPort::new(p, f, gids)
+    }
+    fn stats(&self) -> ndcm_cm::Stats {
+        NdiPort::stats(self)
+    }
+}
 
 const ITERATIONS: usize = 300;
 /// PCT (probabilistic concurrency testing) finds orderings that need one
@@ -33,14 +58,14 @@ const CLIENT_IP: [u8; 4] = node_ipv4(1);
 const SERVER_IP: [u8; 4] = node_ipv4(2);
 const PORT: u16 = 4000;
 
-struct Net {
-    world: Arc<W>,
+struct Net<Cm: ModelCm> {
+    world: Arc<World<Cm, ShuttleSys>>,
     client: Arc<Device<Cm, ShuttleSys>>,
     server: Arc<Device<Cm, ShuttleSys>>,
 }
 
-fn net() -> Net {
-    let mut world: W = World::new(
+fn net<Cm: ModelCm>() -> Net<Cm> {
+    let mut world: World<Cm, ShuttleSys> = World::new(
         Arc::new(Verifier::new(Mode::Strict)),
         FaultModel::default(),
         0,
@@ -55,9 +80,7 @@ fn net() -> Net {
             max_sge: 4,
             max_inline: 64,
         };
-        world.add_node(&[gid], vec![adapter], move |p, f| {
-            ManagerPort::new(p, f, vec![gid])
-        })
+        world.add_node(&[gid], vec![adapter], move |p, f| Cm::make(p, f, vec![gid]))
     };
     let client = node(CLIENT_IP);
     let server = node(SERVER_IP);
@@ -68,7 +91,7 @@ fn net() -> Net {
     }
 }
 
-impl Net {
+impl<Cm: ModelCm> Net<Cm> {
     fn deliver(&self) {
         self.world.advance(Duration::from_millis(1));
     }
@@ -76,9 +99,8 @@ impl Net {
         let _ = self.world.run_until_idle(Duration::from_millis(600_000));
         for d in [&self.client, &self.server] {
             assert!(
-                d.cm().live_connections().is_empty(),
-                "CM connections left: {:?}, {:?}, timers armed: {:?}",
-                d.cm().live_connections(),
+                d.cm().stats().is_quiescent(),
+                "CM not quiescent: {:?}, timers armed: {:?}",
                 d.cm().stats(),
                 d.cm().next_timer()
             );
@@ -91,7 +113,7 @@ fn pending(io: Io) -> Pending {
     io.pending().expect("pends")
 }
 
-fn status(c: &Cl, p: Pending) -> Option<NtStatus> {
+fn status<Cm: ModelCm>(c: &Client<Cm, ShuttleSys>, p: Pending) -> Option<NtStatus> {
     c.device().poll(p).map(|x| NtStatus(x.status))
 }
 
@@ -118,7 +140,17 @@ impl Outcomes {
 /// Server instance with a listener; client instance with a connect whose
 /// REQ the server has received (REQ_RCVD): (server, sconn, sqp, client,
 /// cconn, connect).
-fn request_received(n: &Net) -> (Cl, u64, u64, Cl, u64, Pending) {
+#[allow(clippy::type_complexity)]
+fn request_received<Cm: ModelCm>(
+    n: &Net<Cm>,
+) -> (
+    Client<Cm, ShuttleSys>,
+    u64,
+    u64,
+    Client<Cm, ShuttleSys>,
+    u64,
+    Pending,
+) {
     let server = Client::open(&n.server);
     let client = Client::open(&n.client);
     let sa = server.adapter();
@@ -135,12 +167,10 @@ fn request_received(n: &Net) -> (Cl, u64, u64, Cl, u64, Pending) {
     (server, sconn, sqp, client, cconn, connect)
 }
 
-#[test]
-fn cm_cancel_vs_rep_completing_the_same_connect() {
-    static SEEN: Outcomes = Outcomes::new();
+fn cm_cancel_vs_rep_completing_the_same_connect<Cm: ModelCm>(seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net();
+            let n = net::<Cm>();
             let (server, sconn, sqp, client, _cconn, connect) = request_received(&n);
             let _accept = server.accept(sconn, sqp, &[]);
             // The REP is in flight; its delivery races the user's cancel.
@@ -158,7 +188,7 @@ fn cm_cancel_vs_rep_completing_the_same_connect() {
                 client.device().framework().completion_attempts(connect.0),
                 1
             );
-            SEEN.saw(st == NtStatus::CANCELLED);
+            seen.saw(st == NtStatus::CANCELLED);
             n.deliver();
             client.close();
             server.close();
@@ -167,15 +197,12 @@ fn cm_cancel_vs_rep_completing_the_same_connect() {
         ITERATIONS,
         PCT_DEPTH,
     );
-    SEEN.assert_both();
 }
 
-#[test]
-fn cm_close_of_the_instance_vs_the_rep_delivering_to_it() {
-    static SEEN: Outcomes = Outcomes::new();
+fn cm_close_of_the_instance_vs_the_rep_delivering_to_it<Cm: ModelCm>(seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net();
+            let n = net::<Cm>();
             let (server, sconn, sqp, client, _cconn, connect) = request_received(&n);
             let accept = pending(server.accept(sconn, sqp, &[]));
             let device = Arc::clone(client.device());
@@ -192,7 +219,7 @@ fn cm_close_of_the_instance_vs_the_rep_delivering_to_it() {
                 "{:?}",
                 st.name()
             );
-            SEEN.saw(st == NtStatus::CANCELLED);
+            seen.saw(st == NtStatus::CANCELLED);
             // The client's abort reaches the server: its accept is over.
             let _ = n.world.run_until_idle(Duration::from_millis(600_000));
             assert!(status(&server, accept).is_some(), "accept still pending");
@@ -202,15 +229,12 @@ fn cm_close_of_the_instance_vs_the_rep_delivering_to_it() {
         ITERATIONS,
         PCT_DEPTH,
     );
-    SEEN.assert_both();
 }
 
-#[test]
-fn cm_rep_cm_vs_qp_destroy() {
-    static SEEN: Outcomes = Outcomes::new();
+fn cm_rep_cm_vs_qp_destroy<Cm: ModelCm>(seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net();
+            let n = net::<Cm>();
             let (server, sconn, sqp, client, cconn, connect) = request_received(&n);
             let server = Arc::new(server);
             let destroyer = {
@@ -219,7 +243,7 @@ fn cm_rep_cm_vs_qp_destroy() {
             };
             let accept = server.accept(sconn, sqp, &[]);
             assert_eq!(destroyer.join().expect("destroyer"), NtStatus::SUCCESS);
-            SEEN.saw(matches!(accept, Io::Pending(_)));
+            seen.saw(matches!(accept, Io::Pending(_)));
             let st = match accept {
                 Io::Complete(c) => NtStatus(c.status),
                 Io::Pending(p) => status(&server, p).expect("destroy completed the accept"),
@@ -246,14 +270,12 @@ fn cm_rep_cm_vs_qp_destroy() {
         ITERATIONS,
         PCT_DEPTH,
     );
-    SEEN.assert_both();
 }
 
-#[test]
-fn cm_two_threads_issuing_rep_cm_for_the_same_qp() {
+fn cm_two_threads_issuing_rep_cm_for_the_same_qp<Cm: ModelCm>(_seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net();
+            let n = net::<Cm>();
             let server = Arc::new(Client::open(&n.server));
             let client = Client::open(&n.client);
             let sa = server.adapter();
@@ -306,3 +328,55 @@ fn cm_two_threads_issuing_rep_cm_for_the_same_qp() {
         PCT_DEPTH,
     );
 }
+
+/// Instantiates each check for one CM port. `$timer_races` marks the two
+/// checks whose interleavings reorder timer operations of different
+/// outputs (ignored where a port is known to lose a timer that way).
+macro_rules! checks {
+    ($port:ident, $cm:ty $(, #[$timer_races:meta])?) => {
+        mod $port {
+            use super::*;
+
+            #[test]
+            $(#[$timer_races])?
+            fn cancel_vs_completion_of_the_same_pending_request() {
+                static SEEN: Outcomes = Outcomes::new();
+                cm_cancel_vs_rep_completing_the_same_connect::<$cm>(&SEEN);
+                SEEN.assert_both();
+            }
+
+            #[test]
+            $(#[$timer_races])?
+            fn close_of_the_instance_vs_a_cm_event_delivering_to_it() {
+                static SEEN: Outcomes = Outcomes::new();
+                cm_close_of_the_instance_vs_the_rep_delivering_to_it::<$cm>(&SEEN);
+                SEEN.assert_both();
+            }
+
+            #[test]
+            fn rep_cm_vs_qp_destroy() {
+                static SEEN: Outcomes = Outcomes::new();
+                cm_rep_cm_vs_qp_destroy::<$cm>(&SEEN);
+                SEEN.assert_both();
+            }
+
+            #[test]
+            fn two_threads_issuing_rep_cm_for_the_same_qp() {
+                static SEEN: Outcomes = Outcomes::new();
+                cm_two_threads_issuing_rep_cm_for_the_same_qp::<$cm>(&SEEN);
+            }
+        }
+    };
+}
+
+checks!(host_manager_port, ManagerPort<ShuttleSys>);
+// ndcm-ndi's adapter applies each output's TimerOps under its table lock
+// in the order threads reach it, so a Cancel from an earlier output can
+// erase an Arm from a later one: the CM keeps a CEP in timewait whose timer
+// nobody will fire (ceps: 1, timers: 1 after settle). Reported; remove the
+// ignore once cm_adapter keeps every Arm (as host::manager_port does).
+checks!(
+    ndi_cm_adapter,
+    NdiPort<ShuttleSys>,
+    #[ignore = "ndcm-ndi cm_adapter loses a timewait timer when TimerOps of two outputs are applied out of order (leaks a CEP)"]
+);
