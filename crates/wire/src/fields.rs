@@ -256,3 +256,91 @@ pub fn visit_message(m: &CmMessage, v: &mut Visitor<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cm::*;
+    use crate::{CommId, PrivateData};
+
+    #[test]
+    fn names_are_unique_snake_case_and_cover_the_message() {
+        let rtu = CmMessage::Rtu(RtuRepr {
+            local_comm_id: CommId(7),
+            remote_comm_id: CommId(9),
+            private_data: PrivateData::from_slice(&[0xAB]).unwrap_or_default(),
+        });
+        let mut seen: [(&str, u64); 3] = [("", 0); 3];
+        let mut n = 0;
+        visit_message(&rtu, &mut |name, v| {
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
+            if let Some(slot) = seen.get_mut(n) {
+                *slot = (
+                    name,
+                    match v {
+                        FieldValue::Uint(x) => x,
+                        FieldValue::Bytes(b) => b.len() as u64,
+                        _ => u64::MAX,
+                    },
+                );
+            }
+            n += 1;
+        });
+        assert_eq!(n, 3);
+        assert_eq!(
+            seen,
+            [
+                ("local_comm_id", 7),
+                ("remote_comm_id", 9),
+                ("private_data", 224)
+            ]
+        );
+
+        let req = CmMessage::Req(ReqRepr {
+            local_comm_id: CommId(1),
+            ece_vendor_id: 0,
+            service_id: crate::ServiceId(2),
+            local_ca_guid: 3,
+            local_qkey: 0,
+            local_qpn: crate::Qpn::new(4),
+            responder_resources: 0,
+            local_eecn: 0,
+            initiator_depth: 0,
+            remote_eecn: 0,
+            remote_cm_response_timeout: 0,
+            transport_type: crate::TransportType::Rc,
+            end_to_end_flow_control: false,
+            starting_psn: crate::Psn::new(0),
+            local_cm_response_timeout: 0,
+            retry_count: 0,
+            partition_key: 0,
+            path_mtu: crate::Mtu::Mtu1024,
+            rdc_exists: false,
+            rnr_retry_count: 0,
+            max_cm_retries: 0,
+            srq: false,
+            extended_transport_type: crate::ExtendedTransportType::None,
+            primary_path: PathRecord::default(),
+            alternate_path: PathRecord::default(),
+            sap_supported: false,
+            private_data: PrivateData::zeroed(),
+        });
+        let mut names = [""; 64];
+        let mut count = 0;
+        visit_message(&req, &mut |name, _| {
+            if let Some(slot) = names.get_mut(count) {
+                *slot = name;
+            }
+            count += 1;
+        });
+        // 27 REQ fields minus the two paths, plus 11 per path.
+        assert_eq!(count, 25 + 22);
+        let used = &names[..count];
+        for (i, a) in used.iter().enumerate() {
+            assert!(!used[i + 1..].contains(a), "{a} twice");
+        }
+    }
+}
