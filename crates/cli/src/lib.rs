@@ -3,4 +3,5 @@
 //! run exactly the code the command runs. The binary (`main.rs`) only
 //! parses arguments and prints.
 
+pub mod agent;
 pub mod sim;

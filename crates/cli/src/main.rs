@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The user-mode MAD agent: moves CM MADs between the ndcm device's
+    /// MAD-port IOCTLs and the frame tunnel (RoCEv2 frames in UDP). Opens
+    /// \\.\ndcm on Windows; elsewhere an in-process host device.
+    Agent(ndcm::agent::AgentArgs),
     /// Print every CM MAD in a pcap capture (RoCEv2, Ethernet or raw IP).
     Decode(decode::DecodeArgs),
     /// Simulate connection lifecycles between nodes on an in-memory fabric,
@@ -29,6 +33,7 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Agent(args) => ndcm::agent::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),
     }

@@ -1,0 +1,223 @@
+//! A host device configured like the Windows driver: its CM (ndcm-ndi's
+//! `cm_adapter::ManagerPort` over ndcm-cm's CEP manager, the adapter the
+//! driver uses) reaches the wire only through the MAD-port IOCTLs. Every MAD
+//! the CM sends completes a pended MAD_GET_OUTBOUND of an agent
+//! (`Ndi::deliver_outbound_mad`); received MADs come in only through
+//! MAD_SUBMIT_INBOUND. There is no in-memory fabric.
+//!
+//! Also owns [`TimerPump`], the real-clock stand-in for the driver's KMDF
+//! timer: it fires the CM's timers at DISPATCH_LEVEL in a checked callback
+//! scope. This module never sends or receives a MAD itself.
+
+use ndcm_cm::platform::{Duration, Instant};
+use ndcm_cm::{CepManager, Cid, MadAddress, ManagerConfig, Outgoing, Output};
+use ndcm_host::device::{Device as HostDriver, EventSink, HostCm};
+use ndcm_host::irql::callback_scope;
+use ndcm_host::sys::Callback;
+use ndcm_host::{HostPlatform, Irql, StdSys};
+use ndcm_ndi::NdiError;
+use ndcm_ndi::QueueOwner;
+use ndcm_ndi::abi::{NdcmMadAddress, NdcmMadEnvelope};
+use ndcm_ndi::cm_adapter::ManagerPort;
+use ndcm_ndi::cm_port::{AcceptSpec, AdapterInfo, CmPort, ConnectSpec, ListenSpec};
+use ndcm_provider::mad_agent::{GSI_QKEY, GSI_QPN};
+use ndcm_wire::Gid;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle};
+
+/// The CM of a MAD-port host device.
+pub struct MadPortCm {
+    port: ManagerPort<HostPlatform>,
+    /// MADs the CM sent while no MAD_GET_OUTBOUND was pending (dropped by
+    /// the dispatcher like lost packets).
+    unclaimed: AtomicU64,
+}
+
+/// A host device whose MADs go through the MAD-port IOCTLs.
+pub type MadPortDevice = HostDriver<MadPortCm>;
+
+/// The MAD agent's view of a MAD the CM sends: QP1 of the destination GID,
+/// the GSI Q_Key, P_Key index 0 (what driver/src/device.rs builds).
+pub fn envelope(outgoing: &Outgoing) -> NdcmMadEnvelope {
+    NdcmMadEnvelope {
+        address: NdcmMadAddress {
+            gid: outgoing.to.gid.0,
+            qpn: GSI_QPN,
+            qkey: GSI_QKEY,
+            pkey_index: 0,
+            port: outgoing.to.port,
+            reserved0: 0,
+            reserved1: 0,
+        },
+        mad: outgoing.mad,
+    }
+}
+
+impl MadPortCm {
+    /// The adapter over the CEP manager.
+    pub fn port(&self) -> &ManagerPort<HostPlatform> {
+        &self.port
+    }
+
+    /// MADs sent while no agent request was pending.
+    pub fn unclaimed(&self) -> u64 {
+        self.unclaimed.load(Ordering::Relaxed)
+    }
+}
+
+/// A device on `platform` with `adapters`, its CM sending from HCA port
+/// `local_port`, its MADs bound to its own MAD-port queue.
+pub fn mad_port_device(
+    platform: HostPlatform,
+    adapters: Vec<AdapterInfo>,
+    local_port: u8,
+) -> Arc<MadPortDevice> {
+    let manager = CepManager::new(platform.clone(), ManagerConfig::default());
+    let cm = MadPortCm {
+        port: ManagerPort::new(manager, local_port),
+        unclaimed: AtomicU64::new(0),
+    };
+    let device = HostDriver::new(platform, cm, adapters);
+    let weak: Weak<MadPortDevice> = Arc::downgrade(&device);
+    device
+        .cm()
+        .port
+        .bind_mads(Arc::new(move |outgoing: &Outgoing| {
+            if let Some(device) = weak.upgrade()
+                && !device.ndi().deliver_outbound_mad(&envelope(outgoing))
+            {
+                let _ = device.cm().unclaimed.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    device
+}
+
+impl CmPort for MadPortCm {
+    type Effects = Output;
+
+    fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
+        self.port.create(owner)
+    }
+    fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
+        self.port.adopt(cid, owner)
+    }
+    fn listen(&self, cid: Cid, spec: &ListenSpec, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.listen(cid, spec, fx)
+    }
+    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.connect(cid, spec, fx)
+    }
+    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.accept(cid, spec, fx)
+    }
+    fn rtu(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.rtu(cid, fx)
+    }
+    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], fx: &mut Output) -> Result<(), NdiError> {
+        self.port.reject(cid, reason, pdata, fx)
+    }
+    fn dreq(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.dreq(cid, fx)
+    }
+    fn drep(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
+        self.port.drep(cid, fx)
+    }
+    fn destroy(&self, cid: Cid, fx: &mut Output) {
+        self.port.destroy(cid, fx);
+    }
+    fn timewait(&self, cid: Cid) -> Duration {
+        self.port.timewait(cid)
+    }
+    fn submit_mad(
+        &self,
+        address: &NdcmMadAddress,
+        mad: &[u8; 256],
+        fx: &mut Output,
+    ) -> Result<(), NdiError> {
+        self.port.submit_mad(address, mad, fx)
+    }
+    fn perform(&self, fx: Output) {
+        self.port.perform(fx);
+    }
+}
+
+impl HostCm for MadPortCm {
+    fn bind_events(&self, sink: EventSink) {
+        self.port.bind_events(sink);
+    }
+    /// Not used: this device has no fabric. Kept correct for completeness.
+    fn receive(&self, from: [u8; 16], mad: &[u8; 256]) {
+        self.port.receive(
+            MadAddress {
+                gid: Gid(from),
+                port: 1,
+            },
+            mad,
+        );
+    }
+    fn fire_timers(&self, now: Instant) {
+        self.port.fire_timers(now);
+    }
+    fn next_timer(&self) -> Option<Instant> {
+        self.port.next_timer()
+    }
+    fn live_objects(&self) -> usize {
+        self.port.live_objects()
+    }
+}
+
+/// Longest sleep of the timer thread: an earlier timer armed meanwhile
+/// fires at most this late.
+const TIMER_TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Fires a device's CM timers on the platform's (real) clock, at
+/// DISPATCH_LEVEL like a KTIMER DPC, until dropped.
+pub struct TimerPump {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TimerPump {
+    /// Starts the timer thread of `device`.
+    pub fn start(device: &Arc<MadPortDevice>) -> std::io::Result<TimerPump> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let device = Arc::clone(device);
+        let thread = thread::Builder::new()
+            .name("ndcm cm timers".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Acquire) {
+                    let now = device.platform().clock().now();
+                    let next = device.cm().next_timer();
+                    if next.is_some_and(|t| t <= now) {
+                        callback_scope::<StdSys, _>(
+                            device.platform().verifier(),
+                            Callback::Other("TimerDpc"),
+                            Irql::DISPATCH,
+                            || device.cm().fire_timers(now),
+                        );
+                        continue;
+                    }
+                    let wait = next.map_or(TIMER_TICK, |t| {
+                        std::time::Duration::from_nanos(t.0.saturating_sub(now.0)).min(TIMER_TICK)
+                    });
+                    thread::sleep(wait);
+                }
+            })?;
+        Ok(TimerPump {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for TimerPump {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            // A panic on the timer thread was already reported there.
+            let _ = t.join();
+        }
+    }
+}
