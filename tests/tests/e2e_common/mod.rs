@@ -3,18 +3,49 @@
 #![allow(dead_code)]
 
 use ndcm_cm::platform::Duration;
+use ndcm_host::HostPlatform;
 use ndcm_host::client::{Client, ipv4_gid, node_ipv4};
+use ndcm_host::device::HostCm;
 use ndcm_host::device::{Device, Io, Pending};
+use ndcm_host::fabric::Fabric;
 use ndcm_host::fabric::FaultModel;
 use ndcm_host::manager_port::ManagerPort;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::world::World;
 use ndcm_host::{Mode, Verifier};
 use ndcm_ndi::NtStatus;
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
 use std::sync::Arc;
 
-pub type Dev = Device<ManagerPort>;
-pub type Cl = Client<ManagerPort>;
+/// The CM port under test, chosen by the including test file.
+pub(crate) use super::Port;
+
+pub type Dev = Device<Port>;
+pub type Cl = Client<Port>;
+
+/// A CM port the scenarios can build and audit.
+pub trait E2ePort: HostCm + Sized {
+    fn make(p: HostPlatform, f: Arc<Fabric>, gids: Vec<[u8; 16]>) -> Self;
+    fn cm_stats(&self) -> ndcm_cm::Stats;
+}
+
+impl E2ePort for ManagerPort {
+    fn make(p: HostPlatform, f: Arc<Fabric>, gids: Vec<[u8; 16]>) -> Self {
+        ManagerPort::new(p, f, gids)
+    }
+    fn cm_stats(&self) -> ndcm_cm::Stats {
+        self.stats()
+    }
+}
+
+impl E2ePort for NdiPort {
+    fn make(p: HostPlatform, f: Arc<Fabric>, gids: Vec<[u8; 16]>) -> Self {
+        NdiPort::new(p, f, gids)
+    }
+    fn cm_stats(&self) -> ndcm_cm::Stats {
+        self.stats()
+    }
+}
 
 pub const CLIENT_IP: [u8; 4] = node_ipv4(1);
 pub const SERVER_IP: [u8; 4] = node_ipv4(2);
@@ -37,7 +68,7 @@ pub fn adapter(ip: [u8; 4]) -> AdapterInfo {
 }
 
 pub struct Net {
-    pub world: World<ManagerPort>,
+    pub world: World<Port>,
     pub server: Arc<Dev>,
     pub client: Arc<Dev>,
 }
@@ -54,10 +85,10 @@ impl Net {
 
     pub fn with(verifier: Arc<Verifier>, model: FaultModel, seed: u64) -> Net {
         let mut world = World::new(verifier, model, seed);
-        let node = |world: &mut World<ManagerPort>, ip: [u8; 4]| {
+        let node = |world: &mut World<Port>, ip: [u8; 4]| {
             let gid = ipv4_gid(ip);
             world.add_node(&[gid], vec![adapter(ip)], move |p, f| {
-                ManagerPort::new(p, f, vec![gid])
+                Port::make(p, f, vec![gid])
             })
         };
         let client = node(&mut world, CLIENT_IP);
@@ -137,9 +168,9 @@ impl Net {
         self.world.assert_clean();
         for d in [&self.server, &self.client] {
             assert!(
-                d.cm().stats().is_quiescent(),
+                d.cm().cm_stats().is_quiescent(),
                 "CM not quiescent: {:?}",
-                d.cm().stats()
+                d.cm().cm_stats()
             );
         }
     }
