@@ -4,8 +4,7 @@
 //! instead of the host's: the driver's configuration under the same KMDF
 //! rule checks and leak audit.
 
-type Port = ndcm_host::ndi_port::NdiPort;
-
+#[path = "e2e_common/driver_adapter.rs"]
 mod e2e_common;
 
 #[path = "e2e_scenarios/connect.rs"]

@@ -8,8 +8,6 @@
 //! On the host's CM port (`ndcm_host::manager_port`); `e2e_driver_adapter`
 //! runs the same scenarios on ndcm-ndi's adapter.
 
-type Port = ndcm_host::manager_port::ManagerPort;
-
 mod e2e_common;
 
 #[path = "e2e_scenarios/teardown.rs"]

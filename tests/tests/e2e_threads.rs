@@ -5,8 +5,6 @@
 //! any KMDF rule broken on any thread into a failure, and the audit at the
 //! end checks that every request completed once and nothing leaked.
 
-type Port = ndcm_host::manager_port::ManagerPort;
-
 mod e2e_common;
 
 use e2e_common::*;
