@@ -336,3 +336,91 @@ fn full_lifecycle_through_mad_port_ioctls_and_frame_tunnel() {
     let _ = std::fs::remove_file(&cap_a);
     let _ = std::fs::remove_file(&cap_b);
 }
+
+/// `ndcm agent --listen` (the command's own code path: tunnel, in-process
+/// MAD-port host device, acceptor, agent loop) accepts a connection from a
+/// node that reaches it only through its own agent and tunnel.
+#[test]
+fn ndcm_agent_command_accepts_a_connection_over_the_tunnel() {
+    use ndcm::agent::AgentArgs;
+    let (udp_cmd, udp_b) = (free_port(), free_port());
+    let args = AgentArgs {
+        local: udp_cmd,
+        remote: udp_b,
+        ip: IP_A,
+        mac: None,
+        outstanding: 8,
+        port: 1,
+        capture: None,
+        duration: Some(4.0),
+        stats_every: None,
+        device: String::new(),
+        listen: Some(SERVICE_PORT),
+    };
+    let command = thread::spawn(move || ndcm::agent::run(&args));
+
+    let verifier = Arc::new(Verifier::default());
+    let platform = HostPlatform::new(Arc::clone(&verifier), Arc::new(Clock::new_real()));
+    let cap_b = capture_path("cmd-b");
+    let mut b = Node::start(
+        &platform,
+        IP_B,
+        TunnelConfig::new(udp_b, udp_cmd, IP_B),
+        cap_b.clone(),
+    );
+    let file_b = Arc::new(HostDevice::open(&b.device));
+    let adapter_b = Adapter::open(Arc::clone(&file_b), 0).expect("adapter B");
+    let qp_b = adapter_b.create_qp(&QpConfig::default()).expect("QP B");
+    // The command binds its tunnel and starts listening on its own
+    // schedule: a REQ that finds no listener yet is refused; try again.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let conn_b = loop {
+        let mut conn = adapter_b.create_connector().expect("connector B");
+        conn.bind(SocketAddr::new(IP_B.into(), 0)).expect("bind");
+        let result = conn
+            .connect(
+                &qp_b,
+                SocketAddr::new(IP_A.into(), SERVICE_PORT),
+                LIMITS,
+                b"hello, command",
+            )
+            .wait();
+        match result {
+            Ok(()) => break conn,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never accepted: {e}");
+                conn.destroy().expect("destroy refused connector");
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    conn_b.complete_connect().wait().expect("CompleteConnect");
+    // The acceptor holds the connection until we disconnect; it answers
+    // our DREQ with its own Disconnect (DREP).
+    conn_b
+        .disconnect()
+        .wait()
+        .expect("Disconnect completes on DREP");
+    conn_b.destroy().expect("destroy connector");
+    qp_b.destroy().expect("destroy QP");
+    drop(adapter_b);
+    file_b.close();
+    wait_for_timewait(&[&b]);
+    let (stats_b, tunnel_b) = b.stop();
+    b.device.assert_clean();
+    verifier.assert_clean();
+    assert_eq!(stats_b.dropped_total(), 0, "{stats_b}");
+    assert_eq!(tunnel_b.dropped_total(), 0, "{tunnel_b:?}");
+    assert_eq!(b.cm().unclaimed(), 0);
+    let code = command.join().expect("command thread");
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let (_, mads) = read_capture(&cap_b);
+    let from_cmd: Vec<AttributeId> = mads
+        .iter()
+        .filter(|m| m.src == IP_A)
+        .map(|m| m.attribute)
+        .collect();
+    assert!(from_cmd.contains(&AttributeId::Rep), "{from_cmd:?}");
+    assert_eq!(from_cmd.last(), Some(&AttributeId::Drep), "{from_cmd:?}");
+    let _ = std::fs::remove_file(&cap_b);
+}
