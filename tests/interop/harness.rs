@@ -143,6 +143,7 @@ impl Guest {
             .env("NDCM_GUEST_IP", format!("{GUEST_IP}/24"))
             .env("NDCM_HOST_IP", NDCM_IP.to_string())
             .env("NDCM_VM_PCAP", dir.join("guest-nic.pcap"))
+            .env("NDCM_VM_TIMEOUT", "900")
             .stdout(fs::File::create(dir.join("qemu.out")).expect("qemu.out"))
             .stderr(fs::File::create(dir.join("qemu.err")).expect("qemu.err"))
             .spawn()
@@ -188,8 +189,15 @@ impl Guest {
         if !self.wait_file(&format!("{step}.rc"), timeout) {
             return None;
         }
-        // The rc file is written last, after the output.
-        let rc = fs::read_to_string(self.share.join(format!("{step}.rc"))).ok()?;
+        // The rc file is written last (whole, by rename), after the output.
+        let mut rc = String::new();
+        for _ in 0..50 {
+            rc = fs::read_to_string(self.share.join(format!("{step}.rc"))).unwrap_or_default();
+            if !rc.trim().is_empty() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
         let output = fs::read_to_string(self.share.join(format!("{step}.out"))).unwrap_or_default();
         Some(StepResult {
             rc: rc.trim().parse().unwrap_or(-1),

@@ -14,6 +14,7 @@ cm_counters() {  # the kernel CM's per-message counters, to tell retries and MRA
     [ -d "$d" ] && for f in "$d"/*; do printf '%s/%s=%s\n' "${d##*/}" "${f##*/}" "$(cat "$f")"; done
   done
 }
+listeners() { rdma res show cm_id 2>/dev/null | grep -c 'state LISTEN'; }
 while read -r name kind secs cmd; do
   [ -z "$name" ] && continue
   case "$name" in \#*) continue;; esac
@@ -24,10 +25,14 @@ while read -r name kind secs cmd; do
     run)
       timeout "$secs" sh -c "$cmd" > "$S/$name.out" 2>&1 < /dev/null; rc=$?;;
     serve)
+      before=$(listeners)
       timeout "$secs" sh -c "$cmd" > "$S/$name.out" 2>&1 < /dev/null &
       pid=$!
-      # rdma_listen is immediate; give the tool a moment to get there.
-      sleep 1; touch "$S/$name.ready"
+      # Ready once the kernel shows one more listening rdma_cm ID (a slow start under TCG
+      # must not turn into "no listener"); give up waiting after 30 s.
+      i=0
+      while [ "$(listeners)" -le "$before" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+      touch "$S/$name.ready"
       wait $pid; rc=$?;;
     wait)
       touch "$S/$name.ready"; rc=124; i=0
@@ -39,7 +44,8 @@ while read -r name kind secs cmd; do
   esac
   t1=$(date +%s.%N)
   cm_counters > "$S/$name.cm-after"
-  echo "$rc" > "$S/$name.rc"
+  # Written whole, then renamed: the host polls for this file.
+  echo "$rc" > "$S/$name.rc.tmp" && mv "$S/$name.rc.tmp" "$S/$name.rc"
   echo "   rc=$rc in $(awk "BEGIN{printf \"%.3f\", $t1 - $t0}")s"
 done < "$S/steps"
 echo "== all steps done"

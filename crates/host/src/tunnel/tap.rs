@@ -35,7 +35,8 @@ impl FrameTap {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        if let Err(e) = out.write_record(now, frame) {
+        // Flushed per frame, so a reader never sees half a record while the tunnel runs.
+        if let Err(e) = out.write_record(now, frame).and_then(|()| out.flush()) {
             eprintln!("tunnel capture stopped: {e}");
             self.out = None;
         } else {
