@@ -20,8 +20,11 @@ use ndcm::agent::tunnel::TunnelTransport;
 use ndcm_host::clock::Clock;
 use ndcm_host::tunnel::{FrameTap, FrameTunnel, TunnelConfig, TunnelStats};
 use ndcm_host::{HostPlatform, Verifier};
+use ndcm_ndi::abi::NdcmMadEnvelope;
 use ndcm_provider::host::HostDevice;
-use ndcm_provider::mad_agent::{AgentConfig, AgentStats, MadAgent};
+use ndcm_provider::mad_agent::{
+    AgentConfig, AgentStats, InboundMad, MadAgent, MadTransport, SendFailure,
+};
 use ndcm_provider::{Adapter, Device, QpConfig, ReadLimits};
 use ndcm_wire::CmMad;
 use ndcm_wire::mad::AttributeId;
@@ -30,7 +33,7 @@ use ndcm_wire::roce::{IpFields, RoceFrame, RoceRepr};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -54,16 +57,57 @@ fn capture_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("ndcm-agent-{}-{tag}.pcap", std::process::id()))
 }
 
+/// The tunnel, losing the first outbound MAD of one attribute as a wire
+/// would (the agent sees the send succeed).
+struct Lossy {
+    inner: TunnelTransport,
+    lose: Option<AttributeId>,
+    lost: Arc<AtomicU64>,
+}
+
+impl MadTransport for Lossy {
+    fn send(&self, envelope: &NdcmMadEnvelope) -> Result<(), SendFailure> {
+        let attribute = CmMad::parse(&envelope.mad).map(|m| m.message.attribute_id());
+        if self.lose.is_some()
+            && attribute.ok() == self.lose
+            && self
+                .lost
+                .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            return Ok(());
+        }
+        self.inner.send(envelope)
+    }
+    fn recv_timeout(&self, timeout: Duration) -> Option<InboundMad> {
+        self.inner.recv_timeout(timeout)
+    }
+}
+
 /// One node: a MAD-port device, its CM timers, and its agent thread.
 struct Node {
     device: Arc<MadPortDevice>,
     timers: Option<TimerPump>,
     stop: Arc<AtomicBool>,
     agent: Option<JoinHandle<(AgentStats, TunnelStats)>>,
+    /// MADs the lossy transport swallowed.
+    lost: Arc<AtomicU64>,
 }
 
 impl Node {
     fn start(platform: &HostPlatform, ip: Ipv4Addr, tunnel: TunnelConfig, tap: PathBuf) -> Node {
+        Node::start_lossy(platform, ip, tunnel, tap, None)
+    }
+
+    fn start_lossy(
+        platform: &HostPlatform,
+        ip: Ipv4Addr,
+        tunnel: TunnelConfig,
+        tap: PathBuf,
+        lose: Option<AttributeId>,
+    ) -> Node {
+        let lost = Arc::new(AtomicU64::new(0));
+        let transport_lost = Arc::clone(&lost);
         let device = mad_port_device(platform.clone(), vec![adapter_info(ip)], 1);
         let timers = TimerPump::start(&device).expect("timer thread");
         let tap = FrameTap::create(&tap).expect("capture file");
@@ -80,8 +124,15 @@ impl Node {
                     outstanding: OUTSTANDING,
                     ..AgentConfig::default()
                 };
-                let mut agent =
-                    MadAgent::new(Arc::clone(&file), TunnelTransport::new(tunnel), config);
+                let mut agent = MadAgent::new(
+                    Arc::clone(&file),
+                    Lossy {
+                        inner: TunnelTransport::new(tunnel),
+                        lose,
+                        lost: transport_lost,
+                    },
+                    config,
+                );
                 // The first turn pends the MAD_GET_OUTBOUND requests: until
                 // then a MAD the CM sends would be dropped (and retried).
                 let _ = agent.turn().expect("the driver refused MAD_GET_OUTBOUND");
@@ -90,7 +141,7 @@ impl Node {
                 agent
                     .run(&flag)
                     .expect("the driver refused MAD_GET_OUTBOUND");
-                let tunnel = agent.transport().tunnel().stats();
+                let tunnel = agent.transport().inner.tunnel().stats();
                 let stats = agent.shutdown();
                 file.close();
                 (stats, tunnel)
@@ -102,6 +153,7 @@ impl Node {
             timers: Some(timers),
             stop,
             agent: Some(agent),
+            lost,
         }
     }
 
@@ -196,15 +248,30 @@ fn read_capture(path: &PathBuf) -> (usize, Vec<WireMad>) {
 
 #[test]
 fn full_lifecycle_through_mad_port_ioctls_and_frame_tunnel() {
+    lifecycle("a", None);
+}
+
+/// A's first REP is lost on the wire: the CM's retransmission (REQ retry
+/// answered by a REP resend, or the REP timer) recovers through the agents.
+#[test]
+fn lost_rep_is_recovered_through_the_agents() {
+    lifecycle("lossy", Some(AttributeId::Rep));
+}
+
+fn lifecycle(tag: &str, lose_on_a: Option<AttributeId>) {
     let verifier = Arc::new(Verifier::default());
     let platform = HostPlatform::new(Arc::clone(&verifier), Arc::new(Clock::new_real()));
     let (udp_a, udp_b) = (free_port(), free_port());
-    let (cap_a, cap_b) = (capture_path("a"), capture_path("b"));
-    let mut a = Node::start(
+    let (cap_a, cap_b) = (
+        capture_path(&format!("{tag}-a")),
+        capture_path(&format!("{tag}-b")),
+    );
+    let mut a = Node::start_lossy(
         &platform,
         IP_A,
         TunnelConfig::new(udp_a, udp_b, IP_A),
         cap_a.clone(),
+        lose_on_a,
     );
     let mut b = Node::start(
         &platform,
@@ -289,7 +356,9 @@ fn full_lifecycle_through_mad_port_ioctls_and_frame_tunnel() {
         assert_eq!(s.get_errors, s.cancelled, "{name}: {s}");
         assert_eq!(s.gets_issued, s.outbound + s.cancelled, "{name}: {s}");
     }
-    assert_eq!(stats_a.sent, stats_b.received);
+    let lost_a = a.lost.load(Ordering::Acquire);
+    assert_eq!(lost_a, u64::from(lose_on_a.is_some()), "the loss happened");
+    assert_eq!(stats_a.sent - lost_a, stats_b.received);
     assert_eq!(stats_b.sent, stats_a.received);
     for (name, t) in [("A", &tunnel_a), ("B", &tunnel_b)] {
         assert_eq!(
@@ -298,7 +367,7 @@ fn full_lifecycle_through_mad_port_ioctls_and_frame_tunnel() {
             "{name}'s tunnel dropped frames: {t:?}"
         );
     }
-    assert_eq!(tunnel_a.mads_sent, stats_a.sent);
+    assert_eq!(tunnel_a.mads_sent, stats_a.sent - lost_a);
     assert_eq!(tunnel_a.mads_received, stats_a.received);
 
     // The wire: every frame verified, the exact CM exchange.
@@ -306,7 +375,14 @@ fn full_lifecycle_through_mad_port_ioctls_and_frame_tunnel() {
     let (_, mads_b) = read_capture(&cap_b);
     assert!(arp_a >= 2, "A resolved B or answered B's ARP");
     // Each tunnel's tap sees what it sent and what it received.
-    assert_eq!(mads_a.len() as u64, stats_a.sent + stats_a.received);
+    assert_eq!(
+        mads_a.len() as u64,
+        stats_a.sent - lost_a + stats_a.received
+    );
+    if lose_on_a.is_some() {
+        // A sent REP twice (the lost one and its retransmission) and DREP.
+        assert!(stats_a.sent >= 3, "A retransmitted: {stats_a}");
+    }
     assert_eq!(
         mads_a, mads_b,
         "both ends saw the same frames in the same order"
