@@ -17,8 +17,27 @@ pub fn emit(tid: u64, message: CmMessage) -> [u8; MAD_SIZE] {
 
 /// The MAD without its trailing zeros.
 pub fn trim(mad: &[u8]) -> Box<[u8]> {
-    let used = mad.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    Box::from(mad.get(..used).unwrap_or(mad))
+    Box::from(mad.get(..used_len(mad)).unwrap_or(mad))
+}
+
+/// Length without trailing zeros; skips zero words 16 bytes at a time
+/// (this runs for every MAD kept, so it is on the connection fast path).
+fn used_len(data: &[u8]) -> usize {
+    let mut end = data.len();
+    let whole = end - end % 16;
+    if whole == end {
+        for chunk in data.chunks_exact(16).rev() {
+            let mut w = [0u8; 16];
+            w.copy_from_slice(chunk);
+            if u128::from_ne_bytes(w) != 0 {
+                break;
+            }
+            end -= 16;
+        }
+    }
+    data.get(..end)
+        .and_then(|d| d.iter().rposition(|&b| b != 0))
+        .map_or(0, |i| i + 1)
 }
 
 /// The exact 256 bytes of a trimmed MAD.
@@ -55,5 +74,11 @@ mod tests {
         assert_eq!(t.len(), 41);
         assert_eq!(untrim(&t), mad);
         assert_eq!(trim(&[0u8; MAD_SIZE]).len(), 0);
+        for i in 0..MAD_SIZE {
+            let mut m = [0u8; MAD_SIZE];
+            m[i] = 9;
+            assert_eq!(trim(&m).len(), i + 1);
+        }
+        assert_eq!(trim(&[1, 0, 0]).len(), 1);
     }
 }

@@ -802,7 +802,13 @@ impl<P: Platform> CepManager<P> {
     }
 
     /// Pre-sizes the CID table (outside the hot path; for benchmarks).
+    /// The remote-ID and remote-QPN tables get twice that, so removals
+    /// leave empty slots rather than tombstones that force rehashing.
     pub fn reserve(&self, n: usize) {
-        self.with(|c| c.ceps.reserve(n));
+        self.with(|c| {
+            c.ceps.reserve(n);
+            c.remote_ids.reserve(n.saturating_mul(2));
+            c.remote_qpns.reserve(n.saturating_mul(2));
+        });
     }
 }
