@@ -4,4 +4,6 @@
 //! parses arguments and prints.
 
 pub mod agent;
+pub mod connect;
+pub mod listen;
 pub mod sim;

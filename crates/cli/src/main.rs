@@ -29,6 +29,13 @@ enum Command {
     /// Simulate connection lifecycles between nodes on an in-memory fabric,
     /// through the provider API, the IOCTL ABI, the dispatcher and the CM.
     Sim(sim_cmd::SimArgs),
+    /// Accept connections over the frame tunnel (RoCEv2 frames in UDP) with
+    /// the whole stack in this process; pair with `ndcm connect`.
+    Listen(ndcm::listen::ListenArgs),
+    /// Run connection lifecycles over the frame tunnel against a listener
+    /// (`ndcm listen`, or an rdma_cm server) with the whole stack in this
+    /// process.
+    Connect(ndcm::connect::ConnectArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +43,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => ndcm::agent::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),
+        Command::Listen(args) => ndcm::listen::run(&args),
+        Command::Connect(args) => ndcm::connect::run(&args),
     }
 }
