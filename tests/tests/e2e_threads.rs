@@ -18,8 +18,9 @@ use std::thread;
 const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 const CLIENTS: usize = 4;
 
-/// Pumps the world on its own thread: virtual time runs at about twice
-/// real time, so CM timeouts keep their meaning for the other threads.
+/// Pumps the world on its own thread: virtual time runs no faster than
+/// real time, so CM timeouts keep their meaning for the other threads even
+/// when a loaded machine starves them.
 struct Pump {
     stop: Arc<AtomicBool>,
     thread: Option<thread::JoinHandle<()>>,
@@ -31,7 +32,7 @@ impl Pump {
         let (n, s) = (Arc::clone(net), Arc::clone(&stop));
         let thread = thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                n.world.advance(Duration::from_micros(100));
+                n.world.advance(Duration::from_micros(50));
                 thread::sleep(std::time::Duration::from_micros(50));
             }
         });
