@@ -331,7 +331,8 @@ fn cm_two_threads_issuing_rep_cm_for_the_same_qp<Cm: ModelCm>(_seen: &'static Ou
 
 /// Instantiates each check for one CM port. `$timer_races` marks the two
 /// checks whose interleavings reorder timer operations of different
-/// outputs (ignored where a port is known to lose a timer that way).
+/// outputs (so a port can mark them ignored while it is known to lose a
+/// timer that way).
 macro_rules! checks {
     ($port:ident, $cm:ty $(, #[$timer_races:meta])?) => {
         mod $port {
@@ -370,13 +371,8 @@ macro_rules! checks {
 }
 
 checks!(host_manager_port, ManagerPort<ShuttleSys>);
-// ndcm-ndi's adapter applies each output's TimerOps under its table lock
-// in the order threads reach it, so a Cancel from an earlier output can
-// erase an Arm from a later one: the CM keeps a CEP in timewait whose timer
-// nobody will fire (ceps: 1, timers: 1 after settle). Reported; remove the
-// ignore once cm_adapter keeps every Arm (as host::manager_port does).
-checks!(
-    ndi_cm_adapter,
-    NdiPort<ShuttleSys>,
-    #[ignore = "ndcm-ndi cm_adapter loses a timewait timer when TimerOps of two outputs are applied out of order (leaks a CEP)"]
-);
+// ndcm-ndi's adapter (the driver's) once applied each output's TimerOps in
+// the order threads reached its table, so a Cancel from an earlier output
+// could erase an Arm from a later one and leave a CEP in timewait with no
+// timer; these checks found it and now guard the fix.
+checks!(ndi_cm_adapter, NdiPort<ShuttleSys>);

@@ -228,14 +228,20 @@ impl<P: Platform> ManagerPort<P> {
                 return;
             }
             let (events, mads) = self.tables.with(|t| {
+                // Outputs of different calls are performed on different
+                // threads, so their timer operations reach this table out
+                // of order: applying a Cancel from an earlier call after an
+                // Arm from a later one would lose that timer, and a CEP in
+                // timewait would never be freed. The manager ignores early
+                // and stale expiries (it re-arms or does nothing), so the
+                // table keeps, per CID, the earliest deadline armed since it
+                // last fired, and Cancel is only a hint it does not need.
                 for op in out.timers.drain(..) {
-                    match op {
-                        TimerOp::Arm { cid, deadline } => {
-                            let _ = t.timers.insert(cid.0, deadline);
-                        }
-                        TimerOp::Cancel { cid } => {
-                            let _ = t.timers.remove(&cid.0);
-                        }
+                    if let TimerOp::Arm { cid, deadline } = op {
+                        t.timers
+                            .entry(cid.0)
+                            .and_modify(|d| *d = (*d).min(deadline))
+                            .or_insert(deadline);
                     }
                 }
                 (t.events.clone(), t.mads.clone())
