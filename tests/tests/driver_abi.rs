@@ -286,10 +286,10 @@ fn inline_paths(source: &str, krate: &str) -> Vec<(String, String)> {
 }
 
 /// Names the glue was written against that ndcm-ndi did not provide yet
-/// when it was written (README-windows.md, "What must change"). They are
-/// excluded here so this test checks everything else; each must be removed
-/// from this list when it lands.
-const PENDING: &[&str] = &["ManagerPort"];
+/// when it was written. They are excluded here so this test checks
+/// everything else; each must be removed from this list when it lands.
+/// (Empty: `cm_adapter::ManagerPort` has landed.)
+const PENDING: &[&str] = &[];
 
 #[test]
 fn every_name_the_driver_imports_from_ndcm_ndi_exists_there() {
