@@ -84,6 +84,14 @@ pub trait Sys: Send + Sync + 'static {
     fn with_thread<R>(f: impl FnOnce(&mut ThreadState) -> R) -> R;
     /// Lets another thread run (a spin-wait's back-off).
     fn yield_now();
+    /// The back-off of round `round` of a long wait (a user thread waiting
+    /// for an overlapped completion, not a spin lock). The default yields;
+    /// real threads sleep after a short spin, so a hundred waiters do not
+    /// starve the threads that would complete their requests.
+    fn wait_backoff(round: u32) {
+        let _ = round;
+        Self::yield_now();
+    }
 }
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
@@ -108,6 +116,15 @@ impl Sys for StdSys {
     }
     fn yield_now() {
         std::thread::yield_now();
+    }
+    fn wait_backoff(round: u32) {
+        if round < 64 {
+            std::thread::yield_now();
+        } else {
+            // 10 µs doubling to at most 1 ms.
+            let shift = (round - 64).min(7);
+            std::thread::sleep(std::time::Duration::from_micros(10 << shift));
+        }
     }
 }
 

@@ -222,6 +222,7 @@ impl<S: Sys> Framework<S> {
     /// time passes.
     pub fn wait(&self, id: RequestId, timeout: std::time::Duration) -> Option<Completion> {
         let deadline = std::time::Instant::now() + timeout;
+        let mut round = 0u32;
         loop {
             if let Some(c) = self.poll(id) {
                 return Some(c);
@@ -229,7 +230,8 @@ impl<S: Sys> Framework<S> {
             if std::time::Instant::now() >= deadline {
                 return None;
             }
-            S::yield_now();
+            S::wait_backoff(round);
+            round = round.saturating_add(1);
         }
     }
 
