@@ -24,13 +24,8 @@ fn bind_qp(
     conn_handle: u64,
     cid: Cid,
 ) -> Result<QpBinding, NdiError> {
+    qp_bindable(qps, qp_handle, adapter)?;
     let qp = qps.get_mut(qp_handle).ok_or(NdiError::InvalidHandle)?;
-    if qp.adapter != adapter {
-        return Err(NdiError::InvalidParameter);
-    }
-    if qp.verbs.state() != QpState::Init {
-        return Err(NdiError::InvalidDeviceState);
-    }
     qp.slot.try_bind(cid).map_err(|e| match e {
         BindError::AlreadyBound => NdiError::ConnectionActive,
         BindError::QpDestroying => NdiError::Cancelled,
@@ -48,19 +43,24 @@ fn qp_ready(qps: &HandleTable<Qp>, qp_handle: u64) -> Result<u32, NdiError> {
 /// Every check `bind_qp` makes, without binding: lets REQ_CM refuse before
 /// it creates anything in the CM (bad input changes nothing). Under the same
 /// lock hold, the later `bind_qp` then cannot fail.
+///
+/// The slot is judged before the QP state: a QP that another connection has
+/// bound (and moved past INIT) is "already connected", CONNECTION_ACTIVE, and
+/// one being destroyed is CANCELLED (spec/NDI.md §8), whatever its state.
 fn qp_bindable(qps: &HandleTable<Qp>, qp_handle: u64, adapter: u64) -> Result<(), NdiError> {
     let qp = qps.get(qp_handle).ok_or(NdiError::InvalidHandle)?;
     if qp.adapter != adapter {
         return Err(NdiError::InvalidParameter);
     }
+    match qp.slot {
+        ndcm_cm::qp::CidSlot::Invalid => {}
+        ndcm_cm::qp::CidSlot::Bound(_) => return Err(NdiError::ConnectionActive),
+        ndcm_cm::qp::CidSlot::Reserved => return Err(NdiError::Cancelled),
+    }
     if qp.verbs.state() != QpState::Init {
         return Err(NdiError::InvalidDeviceState);
     }
-    match qp.slot {
-        ndcm_cm::qp::CidSlot::Invalid => Ok(()),
-        ndcm_cm::qp::CidSlot::Bound(_) => Err(NdiError::ConnectionActive),
-        ndcm_cm::qp::CidSlot::Reserved => Err(NdiError::Cancelled),
-    }
+    Ok(())
 }
 
 fn clamp(asked: u32, limit: u8) -> u8 {
