@@ -224,7 +224,11 @@ impl<P: Platform> CepManager<P> {
         now: Instant,
     ) -> Result<(), CmError> {
         let mut out = Output::new();
-        self.call(owner, cid, Input::PreReq, &Args::Req(params), now, &mut out)
+        let r = self.call(owner, cid, Input::PreReq, &Args::Req(params), now, &mut out);
+        // Formatting sends, arms and delivers nothing (the send is a later
+        // call), so there is no output to hand back.
+        debug_assert!(out.is_empty(), "PreReq produced output");
+        r
     }
 
     /// `send_req`: retried send of the formatted REQ.
@@ -247,7 +251,11 @@ impl<P: Platform> CepManager<P> {
         now: Instant,
     ) -> Result<(), CmError> {
         let mut out = Output::new();
-        self.call(owner, cid, Input::PreRep, &Args::Rep(params), now, &mut out)
+        let r = self.call(owner, cid, Input::PreRep, &Args::Rep(params), now, &mut out);
+        // Formatting sends, arms and delivers nothing (the send is a later
+        // call), so there is no output to hand back.
+        debug_assert!(out.is_empty(), "PreRep produced output");
+        r
     }
 
     /// `send_rep`: retried send of the formatted REP.
