@@ -1,0 +1,75 @@
+//! Interop with the Linux kernel CM through the `ndcm connect` command's own code path
+//! (`ndcm::connect::run`: provider API → IOCTLs → dispatcher → CM → MAD agent → frame tunnel):
+//! ndcm dials a Linux `ucmatose` server (rdma_cm, RDMA_PS_TCP port space, zero messages),
+//! completes the connection and disconnects it. The Linux side must report the
+//! disconnection and exit 0; `ndcm connect` must report every lifecycle completed; tshark
+//! must find no malformed frame in the command's capture.
+//!
+//! Skipped (with a printed reason) unless the guest image is built or NDCM_INTEROP=1.
+
+#[path = "../interop/harness.rs"]
+mod harness;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use harness::{GUEST_IP, Guest, NDCM_IP, Step};
+
+#[test]
+fn ndcm_connect_command_dials_a_linux_ucmatose_server() {
+    if let Err(reason) = harness::prepare() {
+        return harness::skip(&reason);
+    }
+    let dir = harness::run_dir("cli-connect");
+    let steps = [Step {
+        name: "cli_server",
+        kind: "serve",
+        seconds: 90,
+        command: "ucmatose -b $NDCM_GUEST_IP -p 7491 -C 0",
+    }];
+    // QEMU is joined to the harness tunnel's UDP port; the command binds that same port
+    // itself once the harness's socket is closed (the guest only talks to the port).
+    let (tunnel, qemu_port) = harness::tunnel(&dir);
+    let local = tunnel.local_addr();
+    let mut guest = Guest::boot(&dir, &tunnel, qemu_port, &steps);
+    drop(tunnel);
+
+    assert!(
+        guest.ready("cli_server", Duration::from_secs(180)),
+        "the guest's ucmatose server never listened"
+    );
+    let capture = dir.join("ndcm-connect.pcap");
+    let args = ndcm::connect::ConnectArgs {
+        local,
+        remote: SocketAddr::from((Ipv4Addr::LOCALHOST, qemu_port)),
+        ip: NDCM_IP,
+        to: SocketAddr::from((GUEST_IP, 7491)),
+        count: 1,
+        timeout: 20.0,
+        capture: Some(capture.clone()),
+    };
+    let status = ndcm::connect::run(&args);
+    let server = guest.done("cli_server", Duration::from_secs(120));
+    guest.finish(Duration::from_secs(60));
+
+    assert_eq!(status, ExitCode::SUCCESS, "ndcm connect reported a failure");
+    let server = server.expect("the ucmatose server step ended");
+    assert_eq!(server.rc, 0, "ucmatose:\n{}", server.output);
+    assert!(
+        server.output.contains("disconnected"),
+        "ucmatose saw no disconnect:\n{}",
+        server.output
+    );
+    let report = harness::tshark(&capture).expect("tshark dissects the capture");
+    assert_eq!(report.malformed, 0, "{report:?}");
+    for (attribute, filter) in [
+        ("REQ", "infiniband.mad.attributeid == 0x0010"),
+        ("REP", "infiniband.mad.attributeid == 0x0013"),
+        ("RTU", "infiniband.mad.attributeid == 0x0014"),
+        ("DREQ", "infiniband.mad.attributeid == 0x0015"),
+    ] {
+        let seen = harness::tshark_fields(&capture, filter, "frame.number").unwrap_or_default();
+        assert!(!seen.is_empty(), "no {attribute} in the capture");
+    }
+}
