@@ -73,3 +73,68 @@ fn ndcm_connect_command_dials_a_linux_ucmatose_server() {
         assert!(!seen.is_empty(), "no {attribute} in the capture");
     }
 }
+
+/// `ndcm listen` (the command's code path: MAD agent on the tunnel plus an ND acceptor)
+/// serves a Linux `cmtime` client: REQ with the rdma_cm header, REP, RTU, then the client's
+/// DREQ answered with DREP. (`cmtime` disconnects from the active side; a `ucmatose` client
+/// would wait for the server to disconnect, and the acceptor holds each connection until
+/// its peer does.) The Linux side must exit 0.
+#[test]
+fn ndcm_listen_command_serves_a_linux_cmtime_client() {
+    if let Err(reason) = harness::prepare() {
+        return harness::skip(&reason);
+    }
+    let dir = harness::run_dir("cli-listen");
+    let steps = [
+        Step {
+            name: "cli_listening",
+            kind: "wait",
+            seconds: 120,
+            command: "",
+        },
+        Step {
+            name: "cli_client",
+            kind: "run",
+            seconds: 60,
+            command: "cmtime -s $NDCM_PEER -p 7492 -c 1",
+        },
+    ];
+    let (tunnel, qemu_port) = harness::tunnel(&dir);
+    let local = tunnel.local_addr();
+    let mut guest = Guest::boot(&dir, &tunnel, qemu_port, &steps);
+    drop(tunnel);
+
+    let capture = dir.join("ndcm-listen.pcap");
+    let args = ndcm::listen::ListenArgs {
+        local,
+        remote: SocketAddr::from((Ipv4Addr::LOCALHOST, qemu_port)),
+        ip: NDCM_IP,
+        port: 7492,
+        duration: Some(45.0),
+        capture: Some(capture.clone()),
+    };
+    let listener = std::thread::spawn(move || ndcm::listen::run(&args));
+    assert!(
+        guest.ready("cli_listening", Duration::from_secs(180)),
+        "the guest never came up"
+    );
+    guest.go("cli_listening");
+    let client = guest.done("cli_client", Duration::from_secs(120));
+    let status = listener.join().expect("ndcm listen thread");
+    guest.finish(Duration::from_secs(60));
+
+    let client = client.expect("the cmtime client step ended");
+    assert_eq!(client.rc, 0, "cmtime:\n{}", client.output);
+    assert_eq!(status, ExitCode::SUCCESS, "ndcm listen reported a failure");
+    let report = harness::tshark(&capture).expect("tshark dissects the capture");
+    assert_eq!(report.malformed, 0, "{report:?}");
+    for (attribute, filter) in [
+        ("REQ", "infiniband.mad.attributeid == 0x0010"),
+        ("REP", "infiniband.mad.attributeid == 0x0013"),
+        ("RTU", "infiniband.mad.attributeid == 0x0014"),
+        ("DREP", "infiniband.mad.attributeid == 0x0016"),
+    ] {
+        let seen = harness::tshark_fields(&capture, filter, "frame.number").unwrap_or_default();
+        assert!(!seen.is_empty(), "no {attribute} in the capture");
+    }
+}
