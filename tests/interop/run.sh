@@ -42,7 +42,7 @@ case ${1:-run} in
   run)
     prepare || exit 1
     cd "$ROOT"
-    NDCM_INTEROP=1 cargo test -p ndcm-tests --test interop_wire --test interop_linux --test interop_stack \
+    NDCM_INTEROP=1 cargo test -p ndcm-tests --test interop_wire --test interop_linux --test interop_stack --test interop_cli \
       -- --nocapture --test-threads 1;;
   *) sed -n 2,11p "$0"; exit 2;;
 esac
