@@ -282,14 +282,7 @@ impl Core {
                 self.start_retried(cid, mad, interval, retries, now, out);
             }
             (Action::AcceptRtu, Args::Recv(r)) => {
-                self.cancel_send(cid, out);
-                self.queue_event(
-                    cid,
-                    EventKind::RtuReceived,
-                    None,
-                    Some(codec::trim(r.raw)),
-                    out,
-                );
+                self.answer_received(cid, EventKind::RtuReceived, r.raw, out);
             }
             (Action::SyntheticRtu, _) => {
                 self.cancel_send(cid, out);
@@ -324,19 +317,10 @@ impl Core {
                 );
             }
             (Action::DeliverDrep, Args::Recv(r)) => {
-                self.cancel_send(cid, out);
-                self.queue_event(
-                    cid,
-                    EventKind::DrepReceived,
-                    None,
-                    Some(codec::trim(r.raw)),
-                    out,
-                );
+                self.answer_received(cid, EventKind::DrepReceived, r.raw, out);
             }
             (Action::DreqTimedOut, _) => {
-                let sent = self.cep(cid)?.sent.clone();
-                self.cancel_send(cid, out);
-                self.queue_event(cid, EventKind::DreqError, None, sent, out);
+                self.retried_send_failed(cid, EventKind::DreqError, out)?;
             }
             (Action::SendDrep, Args::Pdata(p)) => {
                 let private_data = pd(p)?;
@@ -412,9 +396,7 @@ impl Core {
                 );
             }
             (Action::LapTimedOut, _) => {
-                let sent = self.cep(cid)?.sent.clone();
-                self.cancel_send(cid, out);
-                self.queue_event(cid, EventKind::LapError, None, sent, out);
+                self.retried_send_failed(cid, EventKind::LapError, out)?;
             }
             (Action::DeliverLap, Args::Recv(r)) => {
                 let CmMessage::Lap(l) = r.mad.message else {
@@ -477,19 +459,10 @@ impl Core {
                 self.start_retried(cid, mad, interval, p.max_retries, now, out);
             }
             (Action::DeliverSidrRep, Args::Recv(r)) => {
-                self.cancel_send(cid, out);
-                self.queue_event(
-                    cid,
-                    EventKind::SidrRepReceived,
-                    None,
-                    Some(codec::trim(r.raw)),
-                    out,
-                );
+                self.answer_received(cid, EventKind::SidrRepReceived, r.raw, out);
             }
             (Action::SidrReqTimedOut, _) => {
-                let sent = self.cep(cid)?.sent.clone();
-                self.cancel_send(cid, out);
-                self.queue_event(cid, EventKind::SidrReqError, None, sent, out);
+                self.retried_send_failed(cid, EventKind::SidrReqError, out)?;
             }
             (Action::CreateFromSidrReq, Args::Recv(r)) => self.create_from_sidr_req(cid, r, out)?,
             (Action::SendSidrRep, Args::SidrRep(p)) => {

@@ -246,6 +246,32 @@ impl Core {
         }
     }
 
+    /// The response to a retried send arrived: stop retrying and deliver it.
+    pub(crate) fn answer_received(
+        &mut self,
+        cid: Cid,
+        kind: EventKind,
+        raw: &[u8],
+        out: &mut Output,
+    ) {
+        self.cancel_send(cid, out);
+        self.queue_event(cid, kind, None, Some(codec::trim(raw)), out);
+    }
+
+    /// A retried send ran out of retries: deliver the `*_ERROR` event with
+    /// the message that timed out (spec/CM.md §10.2).
+    pub(crate) fn retried_send_failed(
+        &mut self,
+        cid: Cid,
+        kind: EventKind,
+        out: &mut Output,
+    ) -> Result<(), CmError> {
+        let sent = self.cep(cid)?.sent.clone();
+        self.cancel_send(cid, out);
+        self.queue_event(cid, kind, None, sent, out);
+        Ok(())
+    }
+
     fn arm_timewait(&mut self, cid: Cid, now: Instant, out: &mut Output) {
         let Ok(cep) = self.cep_mut(cid) else { return };
         let had_timer = cep.has(flag::RETRY_TIMER | flag::TIMEWAIT_TIMER);
