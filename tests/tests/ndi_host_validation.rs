@@ -94,6 +94,7 @@ fn valid(op: Ioctl, o: &Objects) -> (Vec<u8>, usize) {
         | Ioctl::NotifyDreq
         | Ioctl::CancelCmIrps => (handle_in(o.conn), 0),
         Ioctl::CepGetPdata => (handle_in(o.conn), 16),
+        Ioctl::CepGetAddress => (handle_in(o.conn), NdcmGetAddressOut::SIZE),
         Ioctl::ListenCm => (
             NdcmListenIn {
                 header: header(),
@@ -192,6 +193,7 @@ fn output_bounds(op: Ioctl) -> Option<(usize, usize)> {
         Ioctl::CreateQp | Ioctl::ListenCm => Some((16, 16)),
         Ioctl::ModifyQp | Ioctl::CreateCep => Some((8, 8)),
         Ioctl::CepGetPdata => Some((16, 16 + 196)),
+        Ioctl::CepGetAddress => Some((48, 48)),
         Ioctl::MadGetOutbound => Some((288, 288)),
         _ => None,
     }

@@ -45,6 +45,7 @@
 #define IOCTL_NDCM_DREQ_CM 0x8c4d2438u /* in: NdcmHandleIn, out: none */
 #define IOCTL_NDCM_NOTIFY_DREQ 0x8c4d243cu /* in: NdcmHandleIn, out: none */
 #define IOCTL_NDCM_CANCEL_CM_IRPS 0x8c4d2440u /* in: NdcmHandleIn, out: none */
+#define IOCTL_NDCM_CEP_GET_ADDRESS 0x8c4d2444u /* in: NdcmHandleIn, out: NdcmGetAddressOut */
 #define IOCTL_NDCM_MAD_GET_OUTBOUND 0x8c4d2480u /* in: NdcmHeader, out: NdcmMadEnvelope */
 #define IOCTL_NDCM_MAD_SUBMIT_INBOUND 0x8c4d2484u /* in: NdcmMadSubmitIn, out: none */
 
@@ -100,7 +101,8 @@ NDCM_STATIC_ASSERT(offsetof(NdcmAddress, reserved) == 4, NdcmAddress_reserved_of
 NDCM_STATIC_ASSERT(offsetof(NdcmAddress, addr) == 8, NdcmAddress_addr_offset);
 
 /* Input naming one object by handle (DESTROY_QP, DESTROY_CEP, CEP_GET_PDATA, */
-/* RTU_CM, DREQ_CM, NOTIFY_DREQ, CANCEL_CM_IRPS) or an adapter (CREATE_CEP). */
+/* CEP_GET_ADDRESS, RTU_CM, DREQ_CM, NOTIFY_DREQ, CANCEL_CM_IRPS) or an */
+/* adapter (CREATE_CEP). */
 typedef struct NdcmHandleIn {
     /* Version and flags. */
     NdcmHeader header; /* offset 0, 8 bytes */
@@ -242,6 +244,20 @@ NDCM_STATIC_ASSERT(offsetof(NdcmGetPdataOut, inbound_read_limit) == 0, NdcmGetPd
 NDCM_STATIC_ASSERT(offsetof(NdcmGetPdataOut, outbound_read_limit) == 4, NdcmGetPdataOut_outbound_read_limit_offset);
 NDCM_STATIC_ASSERT(offsetof(NdcmGetPdataOut, length) == 8, NdcmGetPdataOut_length_offset);
 NDCM_STATIC_ASSERT(offsetof(NdcmGetPdataOut, reserved) == 12, NdcmGetPdataOut_reserved_offset);
+
+/* CEP_GET_ADDRESS output: both IP endpoints of a connection that is */
+/* connecting or connected. The active side's come from its validated */
+/* REQ_CM (the local port is the one the driver allocated when 0 was */
+/* asked); the passive side's from the rdma_cm header of the REQ it took. */
+typedef struct NdcmGetAddressOut {
+    /* Our address and port (GetLocalAddress). */
+    NdcmAddress local; /* offset 0, 24 bytes */
+    /* The peer's address and port (GetPeerAddress). */
+    NdcmAddress remote; /* offset 24, 24 bytes */
+} NdcmGetAddressOut;
+NDCM_STATIC_ASSERT(sizeof(NdcmGetAddressOut) == 48, NdcmGetAddressOut_size);
+NDCM_STATIC_ASSERT(offsetof(NdcmGetAddressOut, local) == 0, NdcmGetAddressOut_local_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmGetAddressOut, remote) == 24, NdcmGetAddressOut_remote_offset);
 
 /* LISTEN_CM input. */
 typedef struct NdcmListenIn {

@@ -250,6 +250,7 @@ pub fn run(data: &[u8]) -> Result<RunStats, String> {
                     Some(Ioctl::CreateQp | Ioctl::ListenCm | Ioctl::CepGetPdata) => 16,
                     Some(Ioctl::ModifyQp | Ioctl::CreateCep) => 8,
                     Some(Ioctl::MadGetOutbound) => 288,
+                    Some(Ioctl::CepGetAddress) => 48,
                     _ => 0,
                 };
                 let out_len = match b.u8() % 8 {

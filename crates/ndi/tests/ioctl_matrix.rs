@@ -79,6 +79,7 @@ fn valid(op: Ioctl, w: &World) -> (Vec<u8>, usize) {
         Ioctl::DreqCm => (handle_in(w.conn), 0),
         Ioctl::NotifyDreq => (handle_in(w.conn), 0),
         Ioctl::CancelCmIrps => (handle_in(w.conn), 0),
+        Ioctl::CepGetAddress => (handle_in(w.conn), NdcmGetAddressOut::SIZE),
         Ioctl::MadGetOutbound => (hdr().to_bytes().to_vec(), NdcmMadEnvelope::SIZE),
         Ioctl::MadSubmitInbound => (mad_in(1, 0x07), 0),
     }
@@ -166,6 +167,7 @@ fn output_size(op: Ioctl) -> Option<(usize, usize)> {
         Ioctl::ModifyQp => Some((8, 8)),
         Ioctl::CreateCep => Some((8, 8)),
         Ioctl::CepGetPdata => Some((16, 16 + 196)),
+        Ioctl::CepGetAddress => Some((48, 48)),
         Ioctl::ListenCm => Some((16, 16)),
         Ioctl::MadGetOutbound => Some((288, 288)),
         _ => None,
@@ -340,6 +342,10 @@ fn every_ioctl_succeeds_on_valid_input() {
     fx.ok(&f, Ioctl::DestroyQp, &handle_in(qp), 0);
     // Active side through RTU, NOTIFY_DREQ, DREQ.
     let (c, _qp) = fx.connected(&f, a);
+    let out = fx.ok(&f, Ioctl::CepGetAddress, &handle_in(c), 48);
+    let addrs = NdcmGetAddressOut::read(&out, 0).unwrap();
+    assert_eq!(addrs.remote, v4(REMOTE4, 4791));
+    assert_eq!(addrs.local.addr, v4(LOCAL4, 0).addr);
     let notify = fx.pend(&f, Ioctl::NotifyDreq, &handle_in(c), 0);
     let disc = fx.pend(&f, Ioctl::DreqCm, &handle_in(c), 0);
     assert_eq!(fx.done(notify).status, NtStatus::CONNECTION_DISCONNECTED);
@@ -516,6 +522,28 @@ fn operation_specific_validation_failures() {
         Ioctl::CepGetPdata,
         handle_in(w.listener),
         16,
+        NtStatus::INVALID_HANDLE,
+    );
+    // CEP_GET_ADDRESS
+    check(
+        "address on idle",
+        Ioctl::CepGetAddress,
+        handle_in(w.conn),
+        48,
+        NtStatus::CONNECTION_INVALID,
+    );
+    check(
+        "address on listener",
+        Ioctl::CepGetAddress,
+        handle_in(w.listener),
+        48,
+        NtStatus::INVALID_HANDLE,
+    );
+    check(
+        "address on qp",
+        Ioctl::CepGetAddress,
+        handle_in(w.qp),
+        48,
         NtStatus::INVALID_HANDLE,
     );
     // DESTROY_CEP / CANCEL on a QP handle

@@ -97,6 +97,9 @@ ioctls! {
     NotifyDreq = 15, "IOCTL_NDCM_NOTIFY_DREQ", "NdcmHandleIn", "";
     /// CancelOverlappedRequests of a connection or listener (spec §5.14).
     CancelCmIrps = 16, "IOCTL_NDCM_CANCEL_CM_IRPS", "NdcmHandleIn", "";
+    /// GetLocalAddress / GetPeerAddress of a connecting or connected
+    /// connection (spec §10).
+    CepGetAddress = 17, "IOCTL_NDCM_CEP_GET_ADDRESS", "NdcmHandleIn", "NdcmGetAddressOut";
     /// MAD agent: pends until the CM has a MAD to send (umad-like read).
     MadGetOutbound = 32, "IOCTL_NDCM_MAD_GET_OUTBOUND", "NdcmHeader", "NdcmMadEnvelope";
     /// MAD agent: hands a received MAD to the CM (umad-like write).

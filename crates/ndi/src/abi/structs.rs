@@ -34,7 +34,8 @@ abi_struct! {
 
 abi_struct! {
     /// Input naming one object by handle (DESTROY_QP, DESTROY_CEP, CEP_GET_PDATA,
-    /// RTU_CM, DREQ_CM, NOTIFY_DREQ, CANCEL_CM_IRPS) or an adapter (CREATE_CEP).
+    /// CEP_GET_ADDRESS, RTU_CM, DREQ_CM, NOTIFY_DREQ, CANCEL_CM_IRPS) or an
+    /// adapter (CREATE_CEP).
     pub struct NdcmHandleIn [16] {
         /// Version and flags.
         pub header: NdcmHeader = 0,
@@ -150,6 +151,19 @@ abi_struct! {
         pub length: u32 = 8,
         /// Zero.
         pub reserved: u32 = 12,
+    }
+}
+
+abi_struct! {
+    /// CEP_GET_ADDRESS output: both IP endpoints of a connection that is
+    /// connecting or connected. The active side's come from its validated
+    /// REQ_CM (the local port is the one the driver allocated when 0 was
+    /// asked); the passive side's from the rdma_cm header of the REQ it took.
+    pub struct NdcmGetAddressOut [48] {
+        /// Our address and port (GetLocalAddress).
+        pub local: NdcmAddress = 0,
+        /// The peer's address and port (GetPeerAddress).
+        pub remote: NdcmAddress = 24,
     }
 }
 
@@ -313,6 +327,7 @@ pub const ALL_STRUCTS: &[super::field::StructLayout] = &[
     NdcmModifyQpIn::LAYOUT,
     NdcmModifyQpOut::LAYOUT,
     NdcmGetPdataOut::LAYOUT,
+    NdcmGetAddressOut::LAYOUT,
     NdcmListenIn::LAYOUT,
     NdcmListenOut::LAYOUT,
     NdcmGetReqIn::LAYOUT,

@@ -9,6 +9,7 @@
 //! completed after release (§6 rule 1). The device-wide tables (files,
 //! ports) have their own leaf locks, never held while taking a file lock.
 
+mod address;
 mod cancel;
 mod connect;
 mod disconnect;
@@ -292,6 +293,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             Ioctl::DreqCm => self.dreq(file, st, input, output_len, slot, work),
             Ioctl::NotifyDreq => self.notify_dreq(file, st, input, output_len, slot, work),
             Ioctl::CancelCmIrps => self.cancel_irps(file, st, input, output_len, work),
+            Ioctl::CepGetAddress => self.get_address(st, input, output_len),
             Ioctl::MadGetOutbound => self.mad_get(file, st, input, output_len, slot, work),
             Ioctl::MadSubmitInbound => self.mad_submit(input, output_len, work),
         }
