@@ -4,18 +4,22 @@
 //!
 //! Addresses: the ABI has no "bind a connector" request; Bind stores the
 //! local address here and Connect sends it in REQ_CM, where the driver
-//! checks it (one of the adapter's; port unique, 0 → ephemeral). The ABI
-//! does not report the peer address of an incoming request either, so the
-//! peer address is known for an active connection only (see
-//! [`Connector::get_peer_address`]).
+//! checks it (one of the adapter's; port unique, 0 → ephemeral).
+//! GetLocalAddress and GetPeerAddress ask the driver (CEP_GET_ADDRESS) on
+//! both sides: it knows the port it allocated for Connect and the peer's
+//! address from the rdma_cm header of a request taken by
+//! GetConnectionRequest, which this crate never sees.
 
 use crate::adapter::Adapter;
+use crate::address::from_abi;
 use crate::device::{Completion, Device};
 use crate::encode::{self, ReqCm};
 use crate::error::{NdError, NdResult};
 use crate::op::{Op, no_output, sync};
 use crate::qp::Qp;
-use ndcm_ndi::abi::{AbiField, Ioctl, NDCM_PROTOCOL_TCP, NdcmGetPdataOut, NdcmHandleOut, NtStatus};
+use ndcm_ndi::abi::{
+    AbiField, Ioctl, NDCM_PROTOCOL_TCP, NdcmGetAddressOut, NdcmGetPdataOut, NdcmHandleOut, NtStatus,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -65,7 +69,6 @@ pub struct Connector<D: Device> {
     device: Arc<D>,
     handle: u64,
     local: Option<SocketAddr>,
-    remote: Option<SocketAddr>,
     protocol: u32,
     live: bool,
 }
@@ -88,7 +91,6 @@ impl<D: Device> Connector<D> {
             device,
             handle: out.handle,
             local: None,
-            remote: None,
             protocol: NDCM_PROTOCOL_TCP,
             live: true,
         })
@@ -132,7 +134,6 @@ impl<D: Device> Connector<D> {
         let Some(local) = self.local else {
             return Op::failed(&self.device, NdError(NtStatus::INVALID_DEVICE_STATE));
         };
-        self.remote = Some(remote);
         let input = encode::req_cm_in(&ReqCm {
             connection: self.handle,
             qp: qp.handle(),
@@ -213,17 +214,42 @@ impl<D: Device> Connector<D> {
         }
     }
 
-    /// GetLocalAddress: the bound address (with the port asked for; the
-    /// ABI does not report the ephemeral port the driver picked).
-    pub fn get_local_address(&self) -> NdResult<SocketAddr> {
-        self.local.ok_or(NdError(NtStatus::CONNECTION_INVALID))
+    /// Both endpoints, from the driver (CEP_GET_ADDRESS).
+    fn get_addresses(&self) -> NdResult<(SocketAddr, SocketAddr)> {
+        let out: NdcmGetAddressOut = sync(
+            &self.device,
+            Ioctl::CepGetAddress.code(),
+            &encode::handle_in(self.handle),
+            NdcmGetAddressOut::SIZE,
+            |c| {
+                NdError::check(c.status)?;
+                encode::read_out(&c.output)
+            },
+        )?;
+        match (from_abi(&out.local), from_abi(&out.remote)) {
+            (Some(local), Some(remote)) => Ok((local, remote)),
+            _ => Err(NdError::MALFORMED_OUTPUT),
+        }
     }
 
-    /// GetPeerAddress: the destination of Connect. For a connector filled by
-    /// GetConnectionRequest the ABI gives no peer address, so this answers
-    /// CONNECTION_INVALID there.
+    /// GetLocalAddress: our address and port while connecting or connected
+    /// (after Connect: the bound address with the port the driver
+    /// allocated if 0 was bound; after GetConnectionRequest: the address
+    /// and port the peer dialled). Before that, and once the connection has
+    /// closed, CONNECTION_INVALID. A Bind alone does not answer: the ND
+    /// contract (IND2Connector::GetLocalAddress) and spec/NDI.md §10 ask for
+    /// a connector that is connected or connecting, and only the driver
+    /// knows the port Connect will really use.
+    pub fn get_local_address(&self) -> NdResult<SocketAddr> {
+        Ok(self.get_addresses()?.0)
+    }
+
+    /// GetPeerAddress: the peer's address and port while connecting or
+    /// connected (the destination of Connect, or the address a request
+    /// taken by GetConnectionRequest came from); CONNECTION_INVALID
+    /// otherwise.
     pub fn get_peer_address(&self) -> NdResult<SocketAddr> {
-        self.remote.ok_or(NdError(NtStatus::CONNECTION_INVALID))
+        Ok(self.get_addresses()?.1)
     }
 
     /// NotifyDisconnect (NOTIFY_DREQ): completes SUCCESS when the peer
@@ -253,12 +279,6 @@ impl<D: Device> Connector<D> {
     /// Release (DESTROY_CEP): aborts the connection and frees the handle.
     pub fn destroy(mut self) -> NdResult<()> {
         self.free()
-    }
-
-    pub(crate) fn set_local_from_listener(&mut self, local: Option<SocketAddr>) {
-        if self.local.is_none() {
-            self.local = local;
-        }
     }
 
     fn handle_op(&self, op: Ioctl) -> Op<D, ()> {
@@ -296,8 +316,7 @@ impl<D: Device> core::fmt::Debug for Connector<D> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Connector")
             .field("handle", &format_args!("{:#x}", self.handle))
-            .field("local", &self.local)
-            .field("remote", &self.remote)
+            .field("bound", &self.local)
             .finish()
     }
 }

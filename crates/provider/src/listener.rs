@@ -90,7 +90,6 @@ impl<D: Device> Listener<D> {
         let Some(listener) = self.handle else {
             return Op::failed(&self.device, NdError(NtStatus::INVALID_DEVICE_STATE));
         };
-        connector.set_local_from_listener(self.local);
         Op::issue(
             &self.device,
             Ioctl::GetReqCm.code(),

@@ -250,10 +250,63 @@ fn connect_sends_req_cm_with_addresses_limits_and_private_data() {
     f.finish(0, NtStatus::SUCCESS);
     assert_eq!(op.poll_result(), Some(Ok(())));
     assert_eq!(op.poll_result(), None, "a result is taken once");
+}
+
+fn abi_v4(ip: [u8; 4], port: u16) -> NdcmAddress {
+    let mut addr = [0u8; 16];
+    addr[..4].copy_from_slice(&ip);
+    NdcmAddress {
+        family: NDCM_AF_INET,
+        port_be: port.to_be(),
+        reserved: 0,
+        addr,
+    }
+}
+
+#[test]
+fn local_and_peer_address_come_from_cep_get_address() {
+    let f = Fake::default();
+    let a = open_adapter(&f);
+    let mut c = connector(&f, &a, 0xC0FFEE);
+    // Bound but not connecting: the driver's answer, not the Bind.
+    c.bind("10.0.0.1:0".parse().unwrap()).unwrap();
+    f.answer(NtStatus::CONNECTION_INVALID, &[]);
+    assert_eq!(
+        c.get_local_address(),
+        Err(NdError(NtStatus::CONNECTION_INVALID))
+    );
+    let out = NdcmGetAddressOut {
+        local: abi_v4([10, 0, 0, 1], 49153),
+        remote: abi_v4([10, 0, 0, 2], 4791),
+    };
+    f.answer(NtStatus::SUCCESS, &out.to_bytes());
+    f.answer(NtStatus::SUCCESS, &out.to_bytes());
+    assert_eq!(
+        c.get_local_address().unwrap(),
+        "10.0.0.1:49153".parse().unwrap()
+    );
     assert_eq!(
         c.get_peer_address().unwrap(),
         "10.0.0.2:4791".parse().unwrap()
     );
+    let s = f.sent();
+    assert_eq!(s.len(), 3);
+    for x in &s {
+        assert_eq!(x.code, Ioctl::CepGetAddress.code());
+        assert_eq!(
+            x.input,
+            [V1.to_vec(), 0xC0FFEEu64.to_le_bytes().to_vec()].concat()
+        );
+        assert_eq!(x.output_len, 48);
+    }
+    // An unknown family in the answer is not an address.
+    let mut bad = out;
+    bad.remote.family = 99;
+    f.answer(NtStatus::SUCCESS, &bad.to_bytes());
+    assert_eq!(c.get_peer_address(), Err(NdError::MALFORMED_OUTPUT));
+    // A short answer too.
+    f.answer(NtStatus::SUCCESS, &[0; 24]);
+    assert_eq!(c.get_local_address(), Err(NdError::MALFORMED_OUTPUT));
 }
 
 #[test]
