@@ -24,6 +24,7 @@ use crate::requests::QueueOwner;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use ndcm_cm::platform::{Duration, Instant, Platform, QueuedSpinLock};
 use ndcm_cm::{
     CepManager, Cid, CmError, CompareData, EventKind, ListenParams, MadAddress, Outgoing, Output,
@@ -49,6 +50,11 @@ struct Tables {
 pub struct ManagerPort<P: Platform> {
     manager: CepManager<P>,
     tables: P::Lock<Tables>,
+    /// Set (under the tables lock) when `pending` has work, so that the
+    /// many `perform` calls with nothing to do skip the lock. A thread that
+    /// parks work always runs `process` itself afterwards, so a stale
+    /// `false` seen by another thread loses nothing.
+    parked: AtomicBool,
     local_port: u8,
 }
 
@@ -134,6 +140,15 @@ fn req_info(mad: &ndcm_wire::CmMad) -> Option<ReqInfo> {
     })
 }
 
+/// Moves everything in `from` to the end of `to`.
+#[inline]
+fn append(to: &mut Output, from: &mut Output) {
+    to.sends.append(&mut from.sends);
+    to.timers.append(&mut from.timers);
+    to.deliveries.append(&mut from.deliveries);
+    to.released.append(&mut from.released);
+}
+
 impl<P: Platform> ManagerPort<P> {
     /// Adapts `manager`; `local_port` is the HCA port MADs go out of.
     pub fn new(manager: CepManager<P>, local_port: u8) -> Self {
@@ -147,6 +162,7 @@ impl<P: Platform> ManagerPort<P> {
         ManagerPort {
             manager,
             tables,
+            parked: AtomicBool::new(false),
             local_port,
         }
     }
@@ -216,18 +232,17 @@ impl<P: Platform> ManagerPort<P> {
     }
 
     /// Performs an output: sends, timers, callbacks (which deliver events
-    /// to the sink), until nothing is left.
+    /// to the sink), until nothing is left. New work produced on the way
+    /// (by callbacks, or parked in `pending` by calls without an output
+    /// parameter) is appended to the same output and performed in turn.
     fn process(&self, mut out: Output) {
         loop {
-            let pending = self.tables.with(|t| core::mem::take(&mut t.pending));
-            out.sends.extend(pending.sends);
-            out.timers.extend(pending.timers);
-            out.deliveries.extend(pending.deliveries);
-            out.released.extend(pending.released);
-            if out.is_empty() {
+            if out.is_empty() && !self.parked.load(Ordering::Acquire) {
                 return;
             }
-            let (events, mads) = self.tables.with(|t| {
+            let sinks = self.tables.with(|t| {
+                append(&mut out, &mut t.pending);
+                self.parked.store(false, Ordering::Relaxed);
                 // Outputs of different calls are performed on different
                 // threads, so their timer operations reach this table out
                 // of order: applying a Cancel from an earlier call after an
@@ -244,19 +259,20 @@ impl<P: Platform> ManagerPort<P> {
                             .or_insert(deadline);
                     }
                 }
-                (t.events.clone(), t.mads.clone())
+                // Destroy callbacks: NDI keeps no per-CEP memory to free.
+                out.released.clear();
+                (!out.is_empty()).then(|| (t.events.clone(), t.mads.clone()))
             });
-            for s in out.sends.drain(..) {
-                if let Some(m) = &mads {
-                    m(&s);
-                }
+            let Some((events, mads)) = sinks else {
+                return;
+            };
+            if let Some(m) = &mads {
+                out.sends.iter().for_each(|s| m(s));
             }
-            out.released.clear();
-            let deliveries: Vec<_> = out.deliveries.drain(..).collect();
-            for d in deliveries {
+            out.sends.clear();
+            for d in core::mem::take(&mut out.deliveries) {
                 let owner = self.tables.with(|t| t.owners.get(&d.cid().0).copied());
-                let mut more = Output::new();
-                self.manager.deliver(d, &mut more, |scope| {
+                self.manager.deliver(d, &mut out, |scope| {
                     while let Ok(Some(record)) = self.manager.poll(scope) {
                         let Ok(ev) = self.manager.format_event(scope, &record) else {
                             continue;
@@ -269,13 +285,15 @@ impl<P: Platform> ManagerPort<P> {
                         }
                     }
                 });
-                self.tables.with(|t| {
-                    t.pending.sends.extend(more.sends);
-                    t.pending.timers.extend(more.timers);
-                    t.pending.deliveries.extend(more.deliveries);
-                });
             }
         }
+    }
+
+    /// Leaves `out` for the next `process` (calls without an output
+    /// parameter; callbacks that create work for another CEP).
+    fn park(&self, t: &mut Tables, out: &mut Output) {
+        append(&mut t.pending, out);
+        self.parked.store(true, Ordering::Release);
     }
 
     fn translate(&self, owner: QueueOwner, ev: &ndcm_cm::CmEvent) -> Option<CmEvent> {
@@ -331,12 +349,10 @@ impl<P: Platform> ManagerPort<P> {
         })
     }
 
-    fn forget(&self, cid: Cid, out: Output) {
+    fn forget(&self, cid: Cid, mut out: Output) {
         self.tables.with(|t| {
             let _ = t.owners.remove(&cid.0);
-            t.pending.sends.extend(out.sends);
-            t.pending.timers.extend(out.timers);
-            t.pending.deliveries.extend(out.deliveries);
+            self.park(t, &mut out);
         });
     }
 }
@@ -362,7 +378,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
         }
         self.tables.with(|t| {
             let _ = t.owners.insert(cid.0, owner);
-            t.pending.deliveries.extend(out.deliveries);
+            self.park(t, &mut out);
         });
         Ok(cid)
     }
@@ -374,9 +390,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
             .map_err(cm_error)?;
         self.tables.with(|t| {
             let _ = t.owners.insert(cid.0, owner);
-            t.pending.deliveries.extend(out.deliveries);
-            t.pending.sends.extend(out.sends);
-            t.pending.timers.extend(out.timers);
+            self.park(t, &mut out);
         });
         Ok(())
     }

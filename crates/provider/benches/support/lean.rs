@@ -1,85 +1,92 @@
-//! The stack without the KMDF emulator: the provider's requests go straight
-//! to the dispatcher (`ndcm_ndi::Ndi::dispatch`) over a lean request model
-//! (plain ids and FIFO queues, no rule book), the dispatcher drives the real
-//! CEP manager (`ManagerPort`), MADs cross the in-memory fabric. What is
-//! left is exactly provider → IOCTL ABI → dispatcher → CM → fabric, the
-//! layers the driver ships; the host framework model (which records every
-//! request forever to audit it) is a test harness, not one of them.
+//! The shipped layers alone, on the same footing as the CM-only benchmark.
 //!
-//! Benchmark support only: no cancellation (nothing here cancels), events
-//! and timers run at DISPATCH_LEVEL scopes as the world runs them.
+//! provider → IOCTL ABI → dispatcher (`ndcm_ndi::Ndi`) → the driver's CM
+//! adapter (`ndcm_ndi::cm_adapter::ManagerPort`) → CEP manager → a MAD
+//! queue, on the platform the CM-only lifecycle runs on (ndcm-cm's
+//! `TestPlatform`: a plain spin lock, a virtual clock). What is left out is
+//! what the driver does not ship: the KMDF emulator of ndcm-host, which
+//! checks every DDI rule, tracks IRQL per thread and keeps every request for
+//! its exactly-once audit. Requests live in a lean model of KMDF's manual
+//! queues (a completion slot per request, FIFO queues, no rule book).
+//!
+//! So the ratio of this lifecycle to the CM-only one is the cost of the ABI
+//! layer, as the issue asks, and nothing else.
+//!
+//! Benchmark support only: no cancellation (nothing here cancels).
 
-use ndcm_cm::platform::{Duration, Instant};
-use ndcm_host::HostPlatform;
-use ndcm_host::clock::Clock;
-use ndcm_host::device::HostCm;
-use ndcm_host::fabric::{Fabric, FaultModel, NodeId};
-use ndcm_host::irql::callback_scope;
-use ndcm_host::manager_port::ManagerPort;
-use ndcm_host::sys::{Callback, Irql, StdSys};
-use ndcm_host::verifier::{Mode, Verifier};
+use ndcm_cm::platform::{Duration, Instant, Platform, SpinLock, TestPlatform, ThreadId};
+use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing};
 use ndcm_ndi::abi::NtStatus;
+use ndcm_ndi::cm_adapter::ManagerPort;
 use ndcm_ndi::cm_port::AdapterInfo;
 use ndcm_ndi::requests::{PendInfo, PendKind, QueueOwner, Requests};
 use ndcm_ndi::{Dispatched, File, Ndi};
 use ndcm_provider::{Completion, Device, Submitted};
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use ndcm_wire::Gid;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
-/// A request: its id and output buffer.
-pub struct LeanRequest {
-    id: u64,
-    out: Vec<u8>,
-}
-
-#[derive(Default)]
-struct State {
-    next_queue: u64,
-    queues: HashMap<u64, VecDeque<(LeanRequest, PendInfo)>>,
-    done: HashMap<u64, Completion>,
-}
-
-/// The lean request model.
+/// ndcm-cm's test platform, shared by every node of the world (one clock).
 #[derive(Clone, Default)]
-pub struct Lean(Arc<Mutex<State>>);
+pub struct LeanPlatform(Arc<TestPlatform>);
 
-impl Lean {
-    fn take(&self, id: u64) -> Option<Completion> {
-        self.0.lock().expect("lean").done.remove(&id)
+impl Platform for LeanPlatform {
+    type Lock<T: Send> = SpinLock<T>;
+    fn new_lock<T: Send>(&self, value: T) -> SpinLock<T> {
+        self.0.new_lock(value)
     }
+    fn current_thread(&self) -> ThreadId {
+        self.0.current_thread()
+    }
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+}
+
+/// Where a request's completion lands (the IRP's I/O status block).
+type Slot = Arc<Mutex<Option<Completion>>>;
+
+/// A request: its output buffer and where its completion goes.
+pub struct LeanRequest {
+    out: Vec<u8>,
+    done: Slot,
+}
+
+/// A manual queue.
+type Queue = Arc<Mutex<VecDeque<(LeanRequest, PendInfo)>>>;
+
+/// The lean request model: requests complete into their own slot, queues
+/// are plain FIFO lists.
+#[derive(Clone, Default)]
+pub struct Lean;
+
+fn take(slot: &Slot) -> Option<Completion> {
+    slot.lock().expect("lean").take()
 }
 
 impl Requests for Lean {
     type Request = LeanRequest;
-    type Queue = u64;
-    fn create_queue(&self, _: QueueOwner) -> Result<u64, NtStatus> {
-        let mut s = self.0.lock().expect("lean");
-        s.next_queue += 1;
-        let q = s.next_queue;
-        s.queues.insert(q, VecDeque::new());
-        Ok(q)
+    type Queue = Queue;
+    fn create_queue(&self, _: QueueOwner) -> Result<Queue, NtStatus> {
+        Ok(Queue::default())
     }
-    fn forward(&self, q: &u64, r: LeanRequest, i: PendInfo) -> Result<(), (LeanRequest, NtStatus)> {
-        let mut s = self.0.lock().expect("lean");
-        match s.queues.get_mut(q) {
-            Some(v) => {
-                v.push_back((r, i));
-                Ok(())
-            }
-            None => Err((r, NtStatus::CANCELLED)),
-        }
+    fn forward(
+        &self,
+        q: &Queue,
+        r: LeanRequest,
+        i: PendInfo,
+    ) -> Result<(), (LeanRequest, NtStatus)> {
+        q.lock().expect("lean").push_back((r, i));
+        Ok(())
     }
-    fn retrieve(&self, q: &u64, k: PendKind) -> Option<(LeanRequest, PendInfo)> {
-        let mut s = self.0.lock().expect("lean");
-        let v = s.queues.get_mut(q)?;
+    fn retrieve(&self, q: &Queue, k: PendKind) -> Option<(LeanRequest, PendInfo)> {
+        let mut v = q.lock().expect("lean");
         let p = v.iter().position(|(_, i)| i.kind == k)?;
         v.remove(p)
     }
-    fn retrieve_any(&self, q: &u64) -> Option<(LeanRequest, PendInfo)> {
-        let mut s = self.0.lock().expect("lean");
-        let v = s.queues.get_mut(q)?;
+    fn retrieve_any(&self, q: &Queue) -> Option<(LeanRequest, PendInfo)> {
+        let mut v = q.lock().expect("lean");
         let p = v.iter().position(|(_, i)| i.kind != PendKind::NotifyDreq)?;
         v.remove(p)
     }
@@ -90,113 +97,102 @@ impl Requests for Lean {
     }
     fn complete(&self, mut r: LeanRequest, status: NtStatus, information: usize) {
         r.out.truncate(information);
-        self.0.lock().expect("lean").done.insert(
-            r.id,
-            Completion {
-                status,
-                output: r.out,
-            },
-        );
+        *r.done.lock().expect("lean") = Some(Completion {
+            status,
+            output: r.out,
+        });
     }
-    fn delete_queue(&self, q: u64) {
-        self.0.lock().expect("lean").queues.remove(&q);
-    }
+    fn delete_queue(&self, _: Queue) {}
 }
 
-type LeanNdi = Ndi<HostPlatform, ManagerPort, Lean>;
+type LeanCm = ManagerPort<LeanPlatform>;
+type LeanNdi = Ndi<LeanPlatform, LeanCm, Lean>;
 
 /// One node: a dispatcher over the real CM.
-pub struct LeanNode {
+struct LeanNode {
     ndi: Arc<LeanNdi>,
-    requests: Lean,
-    node: NodeId,
+    gid: [u8; 16],
 }
 
 /// An open file of a lean node.
 pub struct LeanDevice {
     ndi: Arc<LeanNdi>,
-    requests: Lean,
-    file: Arc<File<HostPlatform, Lean>>,
-    next: AtomicU64,
+    file: Arc<File<LeanPlatform, Lean>>,
 }
 
 impl Device for LeanDevice {
-    type Token = u64;
-    fn ioctl(&self, code: u32, input: &[u8], output_len: usize) -> Submitted<u64> {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+    type Token = Slot;
+    fn ioctl(&self, code: u32, input: &[u8], output_len: usize) -> Submitted<Slot> {
+        let done = Slot::default();
         let r = LeanRequest {
-            id,
             out: vec![0; output_len],
+            done: Arc::clone(&done),
         };
         match self.ndi.dispatch(&self.file, code, input, output_len, r) {
             Dispatched::Complete { .. } => Submitted::Complete(
-                self.requests
-                    .take(id)
-                    .unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL)),
+                take(&done).unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL)),
             ),
-            Dispatched::Pending => Submitted::Pending(id),
+            Dispatched::Pending => Submitted::Pending(done),
         }
     }
-    fn poll(&self, token: &mut u64, _: Option<&Waker>) -> Option<Completion> {
-        self.requests.take(*token)
+    fn poll(&self, token: &mut Slot, _: Option<&Waker>) -> Option<Completion> {
+        take(token)
     }
-    fn wait(&self, token: u64) -> Completion {
-        self.requests
-            .take(token)
-            .unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL))
+    fn wait(&self, token: Slot) -> Completion {
+        take(&token).unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL))
     }
-    fn cancel(&self, _: &u64) {}
+    fn cancel(&self, _: &Slot) {}
     fn close(&self) {
         self.ndi.close(&self.file);
     }
 }
 
-/// Lean nodes on one fabric and one virtual clock.
+/// A MAD on the wire: from, to, bytes.
+type Wire = Arc<Mutex<VecDeque<([u8; 16], [u8; 16], [u8; 256])>>>;
+
+/// Lean nodes on one MAD queue and one virtual clock.
 pub struct LeanWorld {
-    platform: HostPlatform,
-    fabric: Arc<Fabric>,
+    platform: LeanPlatform,
+    wire: Wire,
     nodes: Vec<LeanNode>,
 }
 
 impl LeanWorld {
-    /// A perfect fabric.
+    /// A perfect wire: MADs arrive in order, at once.
     pub fn new() -> Self {
-        let verifier = Arc::new(Verifier::new(Mode::Strict));
+        let platform = LeanPlatform::default();
+        platform.0.set_now(Instant(1_000_000_000));
         LeanWorld {
-            platform: HostPlatform::new(verifier, Arc::new(Clock::new_virtual())),
-            fabric: Arc::new(Fabric::new(FaultModel::default(), 1)),
+            platform,
+            wire: Arc::default(),
             nodes: Vec::new(),
         }
     }
 
     /// Adds a node with `gid` and `adapter`; returns its index.
     pub fn add_node(&mut self, gid: [u8; 16], adapter: AdapterInfo) -> usize {
-        let node = self.fabric.attach(&[gid]);
-        let cm = ManagerPort::new(self.platform.clone(), Arc::clone(&self.fabric), vec![gid]);
-        let requests = Lean::default();
-        let ndi = Arc::new(Ndi::new(
+        let manager = CepManager::new(
             self.platform.clone(),
-            cm,
-            requests.clone(),
-            vec![adapter],
-        ));
+            ManagerConfig {
+                ca_guid: self.nodes.len() as u64 + 1,
+                ..ManagerConfig::default()
+            },
+        );
+        let cm = ManagerPort::new(manager, 1);
+        let wire = Arc::clone(&self.wire);
+        cm.bind_mads(Arc::new(move |o: &Outgoing| {
+            wire.lock()
+                .expect("wire")
+                .push_back((gid, o.to.gid.0, o.mad));
+        }));
+        let ndi = Arc::new(Ndi::new(self.platform.clone(), cm, Lean, vec![adapter]));
         let weak = Arc::downgrade(&ndi);
-        let verifier = Arc::clone(self.platform.verifier());
         ndi.cm().bind_events(Arc::new(move |owner, event| {
             if let Some(ndi) = weak.upgrade() {
-                callback_scope::<StdSys, _>(
-                    &verifier,
-                    Callback::Other("CmEvent"),
-                    Irql::DISPATCH,
-                    || ndi.on_cm_event(owner, event),
-                );
+                ndi.on_cm_event(owner, event);
             }
         }));
-        self.nodes.push(LeanNode {
-            ndi,
-            requests,
-            node,
-        });
+        self.nodes.push(LeanNode { ndi, gid });
         self.nodes.len() - 1
     }
 
@@ -205,43 +201,33 @@ impl LeanWorld {
         let n = &self.nodes[i];
         LeanDevice {
             ndi: Arc::clone(&n.ndi),
-            requests: n.requests.clone(),
             file: n.ndi.open(),
-            next: AtomicU64::new(1),
         }
     }
 
     fn now(&self) -> Instant {
-        self.platform.clock().now()
+        self.platform.now()
     }
 
-    fn at_dispatch(&self, what: &'static str, f: impl FnOnce()) {
-        callback_scope::<StdSys, _>(
-            self.platform.verifier(),
-            Callback::Other(what),
-            Irql::DISPATCH,
-            f,
-        );
-    }
-
+    /// Delivers every MAD on the wire and fires due timers.
     fn run_due(&self) -> bool {
         let now = self.now();
         let mut any = false;
         loop {
-            let due = self.fabric.take_due(now);
-            if due.is_empty() {
-                break;
-            }
+            let next = self.wire.lock().expect("wire").pop_front();
+            let Some((from, to, mad)) = next else { break };
             any = true;
-            for (node, d) in due {
-                if let Some(n) = self.nodes.iter().find(|n| n.node == node) {
-                    self.at_dispatch("MadReceive", || n.ndi.cm().receive(d.src, &d.mad));
-                }
+            if let Some(n) = self.nodes.iter().find(|n| n.gid == to) {
+                let from = MadAddress {
+                    gid: Gid(from),
+                    port: 1,
+                };
+                n.ndi.cm().receive(from, &mad);
             }
         }
         for n in &self.nodes {
             if n.ndi.cm().next_timer().is_some_and(|t| t <= now) {
-                self.at_dispatch("TimerDpc", || n.ndi.cm().fire_timers(now));
+                n.ndi.cm().fire_timers(now);
                 any = true;
             }
         }
@@ -257,11 +243,10 @@ impl LeanWorld {
             .nodes
             .iter()
             .filter_map(|n| n.ndi.cm().next_timer())
-            .chain(self.fabric.next_delivery())
             .min();
         match next {
             Some(at) if at <= self.now() + limit => {
-                let _ = self.platform.clock().advance_to(at);
+                self.platform.0.set_now(at);
                 let _ = self.run_due();
                 true
             }
