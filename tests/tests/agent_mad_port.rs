@@ -432,6 +432,8 @@ fn ndcm_agent_command_accepts_a_connection_over_the_tunnel() {
         stats_every: None,
         device: String::new(),
         listen: Some(SERVICE_PORT),
+        max_connections: ndcm::agent::acceptor::DEFAULT_MAX_CONNECTIONS,
+        backlog: ndcm::agent::acceptor::DEFAULT_BACKLOG,
     };
     let command = thread::spawn(move || ndcm::agent::run(&args));
 
@@ -499,4 +501,237 @@ fn ndcm_agent_command_accepts_a_connection_over_the_tunnel() {
     assert!(from_cmd.contains(&AttributeId::Rep), "{from_cmd:?}");
     assert_eq!(from_cmd.last(), Some(&AttributeId::Drep), "{from_cmd:?}");
     let _ = std::fs::remove_file(&cap_b);
+}
+
+/// Polls `op` (real time) until it completes or `within` passes.
+fn completes_within<T>(
+    op: &mut ndcm_provider::Op<HostDevice<MadPortCm>, T>,
+    within: Duration,
+) -> Option<ndcm_provider::NdResult<T>> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(r) = op.poll_result() {
+            return Some(r);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Two MAD-port nodes over the tunnel: A runs the command's acceptor with
+/// `config`, B dials it with `dials` connections at once. Returns, per
+/// connection of B, whether its Connect completed within a second.
+struct AcceptorRun {
+    a: Node,
+    b: Node,
+    verifier: Arc<Verifier>,
+    acceptor: ndcm::agent::acceptor::Acceptor,
+    file_b: Arc<HostDevice<MadPortCm>>,
+    adapter_b: Adapter<HostDevice<MadPortCm>>,
+    caps: [PathBuf; 2],
+}
+
+impl AcceptorRun {
+    fn start(tag: &str, config: ndcm::agent::acceptor::AcceptorConfig) -> AcceptorRun {
+        let verifier = Arc::new(Verifier::default());
+        let platform = HostPlatform::new(Arc::clone(&verifier), Arc::new(Clock::new_real()));
+        let (udp_a, udp_b) = (free_port(), free_port());
+        let caps = [
+            capture_path(&format!("{tag}-a")),
+            capture_path(&format!("{tag}-b")),
+        ];
+        let a = Node::start(
+            &platform,
+            IP_A,
+            TunnelConfig::new(udp_a, udp_b, IP_A),
+            caps[0].clone(),
+        );
+        let b = Node::start(
+            &platform,
+            IP_B,
+            TunnelConfig::new(udp_b, udp_a, IP_B),
+            caps[1].clone(),
+        );
+        let acceptor = ndcm::agent::acceptor::Acceptor::start(
+            &a.device,
+            SocketAddr::new(IP_A.into(), SERVICE_PORT),
+            config,
+        )
+        .expect("the acceptor listens");
+        let file_b = Arc::new(HostDevice::open(&b.device));
+        let adapter_b = Adapter::open(Arc::clone(&file_b), 0).expect("adapter B");
+        AcceptorRun {
+            a,
+            b,
+            verifier,
+            acceptor,
+            file_b,
+            adapter_b,
+            caps,
+        }
+    }
+
+    /// A connector of B, bound, and its QP.
+    fn dialer(
+        &self,
+    ) -> (
+        ndcm_provider::Connector<HostDevice<MadPortCm>>,
+        ndcm_provider::Qp<HostDevice<MadPortCm>>,
+    ) {
+        let qp = self.adapter_b.create_qp(&QpConfig::default()).expect("QP");
+        let mut conn = self.adapter_b.create_connector().expect("connector");
+        conn.bind(SocketAddr::new(IP_B.into(), 0)).expect("bind");
+        (conn, qp)
+    }
+
+    /// Stops the acceptor, lets timewait pass and audits both nodes.
+    fn finish(mut self) -> ndcm::agent::acceptor::AcceptorStats {
+        let stats = self.acceptor.stop();
+        drop(self.adapter_b);
+        self.file_b.close();
+        wait_for_timewait(&[&self.a, &self.b]);
+        let (agent_a, _) = self.a.stop();
+        let (agent_b, _) = self.b.stop();
+        self.a.device.assert_clean();
+        self.b.device.assert_clean();
+        self.verifier.assert_clean();
+        assert_eq!(agent_a.dropped_total(), 0, "{agent_a}");
+        assert_eq!(agent_b.dropped_total(), 0, "{agent_b}");
+        for cap in &self.caps {
+            let _ = std::fs::remove_file(cap);
+        }
+        stats
+    }
+}
+
+/// The acceptor of `ndcm listen` / `ndcm agent --listen` holds several
+/// connections at once: five Connects issued together are all accepted
+/// while none has disconnected, and each connection ends when its own peer
+/// disconnects, the others staying up (the acceptor never disconnects
+/// first: every one of B's NotifyDisconnect ends with B's own Disconnect).
+#[test]
+fn listen_acceptor_serves_several_connections_at_once() {
+    const N: usize = 5;
+    let run = AcceptorRun::start(
+        "many",
+        ndcm::agent::acceptor::AcceptorConfig {
+            max_connections: 8,
+            backlog: 16,
+        },
+    );
+    let mut dialers: Vec<_> = (0..N).map(|_| run.dialer()).collect();
+    let mut connects: Vec<_> = dialers
+        .iter_mut()
+        .map(|(conn, qp)| {
+            conn.connect(
+                qp,
+                SocketAddr::new(IP_A.into(), SERVICE_PORT),
+                LIMITS,
+                b"one of many",
+            )
+        })
+        .collect();
+    for (i, op) in connects.iter_mut().enumerate() {
+        let r = completes_within(op, Duration::from_secs(5));
+        assert_eq!(r, Some(Ok(())), "connection {i} was not accepted");
+    }
+    let mut notifies = Vec::new();
+    for (conn, _) in &dialers {
+        conn.complete_connect().wait().expect("CompleteConnect");
+        let mut notify = conn.notify_disconnect();
+        assert!(notify.is_pending(), "established");
+        notifies.push(notify);
+    }
+    // Disconnect one at a time, last first: each Disconnect is answered
+    // (DREP) while the connections not yet disconnected stay established.
+    while let Some((conn, qp)) = dialers.pop() {
+        let mut notify = notifies.pop().expect("one per connection");
+        conn.disconnect()
+            .wait()
+            .expect("the acceptor answers the DREQ with a DREP");
+        assert_eq!(
+            notify.poll_result(),
+            Some(Err(ndcm_provider::NdError(
+                ndcm_provider::NtStatus::CONNECTION_DISCONNECTED
+            ))),
+            "our own Disconnect ended it, not the acceptor"
+        );
+        for other in &mut notifies {
+            assert!(other.is_pending(), "another connection was disconnected");
+        }
+        conn.destroy().expect("destroy connector");
+        qp.destroy().expect("destroy QP");
+    }
+    let stats = run.finish();
+    let n = N as u64;
+    assert_eq!(
+        stats,
+        ndcm::agent::acceptor::AcceptorStats {
+            requests: n,
+            established: n,
+            disconnected: n,
+            failures: 0,
+        }
+    );
+}
+
+/// `--max-connections` bounds what the acceptor holds: with a limit of two,
+/// a third Connect waits in the listener's backlog until one of the first
+/// two disconnects, and is then accepted.
+#[test]
+fn listen_acceptor_holds_no_more_than_max_connections() {
+    let run = AcceptorRun::start(
+        "max",
+        ndcm::agent::acceptor::AcceptorConfig {
+            max_connections: 2,
+            backlog: 16,
+        },
+    );
+    let to = SocketAddr::new(IP_A.into(), SERVICE_PORT);
+    let (mut c1, q1) = run.dialer();
+    let (mut c2, q2) = run.dialer();
+    let (mut c3, q3) = run.dialer();
+    let mut o1 = c1.connect(&q1, to, LIMITS, &[]);
+    let mut o2 = c2.connect(&q2, to, LIMITS, &[]);
+    assert_eq!(
+        completes_within(&mut o1, Duration::from_secs(5)),
+        Some(Ok(()))
+    );
+    assert_eq!(
+        completes_within(&mut o2, Duration::from_secs(5)),
+        Some(Ok(()))
+    );
+    c1.complete_connect().wait().expect("CompleteConnect 1");
+    c2.complete_connect().wait().expect("CompleteConnect 2");
+    let mut o3 = c3.connect(&q3, to, LIMITS, &[]);
+    assert_eq!(
+        completes_within(&mut o3, Duration::from_millis(500)),
+        None,
+        "a third connection was accepted beyond --max-connections 2"
+    );
+    c1.disconnect().wait().expect("Disconnect 1");
+    assert_eq!(
+        completes_within(&mut o3, Duration::from_secs(5)),
+        Some(Ok(())),
+        "the waiting request was accepted once a connection ended"
+    );
+    c3.complete_connect().wait().expect("CompleteConnect 3");
+    c2.disconnect().wait().expect("Disconnect 2");
+    c3.disconnect().wait().expect("Disconnect 3");
+    for (c, q) in [(c1, q1), (c2, q2), (c3, q3)] {
+        c.destroy().expect("destroy connector");
+        q.destroy().expect("destroy QP");
+    }
+    let stats = run.finish();
+    assert_eq!(
+        (
+            stats.requests,
+            stats.established,
+            stats.disconnected,
+            stats.failures
+        ),
+        (3, 3, 3, 0)
+    );
 }

@@ -110,6 +110,8 @@ fn ndcm_listen_command_serves_a_linux_cmtime_client() {
         remote: SocketAddr::from((Ipv4Addr::LOCALHOST, qemu_port)),
         ip: NDCM_IP,
         port: 7492,
+        max_connections: ndcm::agent::acceptor::DEFAULT_MAX_CONNECTIONS,
+        backlog: ndcm::agent::acceptor::DEFAULT_BACKLOG,
         duration: Some(45.0),
         capture: Some(capture.clone()),
     };

@@ -36,6 +36,8 @@ fn child_role() {
             remote: udp(v[1]),
             ip: "10.77.0.1".parse().expect("ip"),
             port: 7000,
+            max_connections: ndcm::agent::acceptor::DEFAULT_MAX_CONNECTIONS,
+            backlog: ndcm::agent::acceptor::DEFAULT_BACKLOG,
             duration: Some(12.0),
             capture: v.get(2).map(std::path::PathBuf::from),
         }),

@@ -71,10 +71,19 @@ pub struct AgentArgs {
     #[arg(long, default_value = r"\\.\ndcm")]
     pub device: String,
     /// Host device only (not Windows): accept connections on this TCP-space
-    /// port of --ip with an in-process ND acceptor, hold each until the
-    /// peer disconnects.
+    /// port of --ip with an in-process ND acceptor, several at once, holding
+    /// each until its peer disconnects.
     #[arg(long)]
     pub listen: Option<u16>,
+    /// With --listen: connections held at once, counting those waiting for
+    /// a request (further requests wait in the listener's backlog).
+    #[arg(long, default_value_t = acceptor::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// With --listen: untaken connection requests the listener keeps
+    /// (0: the driver's default).
+    #[arg(long, default_value_t = acceptor::DEFAULT_BACKLOG)]
+    pub backlog: u32,
 }
 
 fn parse_mac(s: &str) -> Result<MacAddress, String> {
@@ -234,7 +243,12 @@ fn run_on_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode {
     };
     let acceptor = match args.listen {
         Some(port) => {
-            match acceptor::Acceptor::start(&device, SocketAddr::new(args.ip.into(), port)) {
+            let config = acceptor::AcceptorConfig {
+                max_connections: args.max_connections,
+                backlog: args.backlog,
+            };
+            let local = SocketAddr::new(args.ip.into(), port);
+            match acceptor::Acceptor::start(&device, local, config) {
                 Ok(a) => Some(a),
                 Err(e) => {
                     eprintln!("ndcm agent: listen on {}:{port}: {e}", args.ip);

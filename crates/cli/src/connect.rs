@@ -142,6 +142,8 @@ fn agent_args(args: &ConnectArgs) -> AgentArgs {
         stats_every: None,
         device: String::new(),
         listen: None,
+        max_connections: acceptor::DEFAULT_MAX_CONNECTIONS,
+        backlog: acceptor::DEFAULT_BACKLOG,
     }
 }
 
