@@ -23,9 +23,9 @@ use core::ptr;
 use ndcm_cm::platform::Instant;
 use ndcm_cm::{CepManager, ManagerConfig, Outgoing};
 use ndcm_ndi::abi::codes::NDCM_DEVICE_TYPE;
-use ndcm_ndi::abi::{NdcmMadAddress, NdcmMadEnvelope};
 use ndcm_ndi::cm_adapter::ManagerPort;
 use ndcm_ndi::cm_port::CmEvent;
+use ndcm_ndi::mad_envelope::outbound_envelope;
 use ndcm_ndi::requests::QueueOwner;
 use ndcm_ndi::{File, Ndi};
 use wdk_sys::{
@@ -119,28 +119,6 @@ impl DeviceHandle {
         unsafe { device_state(self.0.cast()) }
     }
 }
-
-/// The MAD agent's view of a MAD the CM wants sent (`IOCTL_NDCM_MAD_GET_OUTBOUND`
-/// output): to the peer's QP1 (QPN 1, the GSI Q_Key, default P_Key index).
-fn envelope(outgoing: &Outgoing) -> NdcmMadEnvelope {
-    NdcmMadEnvelope {
-        address: NdcmMadAddress {
-            gid: outgoing.to.gid.0,
-            qpn: GSI_QPN,
-            qkey: GSI_QKEY,
-            pkey_index: 0,
-            port: outgoing.to.port,
-            reserved0: 0,
-            reserved1: 0,
-        },
-        mad: outgoing.mad,
-    }
-}
-
-/// QP1, the General Services Interface QP the CM uses (IBA 13.4.6).
-const GSI_QPN: u32 = 1;
-/// QP1's well-known Q_Key (IBA 13.4.6.1).
-const GSI_QKEY: u32 = 0x8001_0000;
 
 /// A `UNICODE_STRING` over a static UTF-16 buffer (the callee reads it only).
 fn unicode(buffer: &'static [u16]) -> UNICODE_STRING {
@@ -365,7 +343,9 @@ impl DeviceState {
             .cm()
             .bind_mads(Arc::new(move |outgoing: &Outgoing| {
                 if let Some(state) = handle.state() {
-                    let _delivered = state.ndi().deliver_outbound_mad(&envelope(outgoing));
+                    let _delivered = state
+                        .ndi()
+                        .deliver_outbound_mad(&outbound_envelope(outgoing));
                 }
             }));
         Ok(state)

@@ -28,4 +28,5 @@ pub mod object;
 pub use dispatch::{Dispatched, File, Ndi, NdiStats};
 pub mod cm_adapter;
 pub mod fuzz_harness;
+pub mod mad_envelope;
 pub mod testing;

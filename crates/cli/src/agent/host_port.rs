@@ -17,10 +17,10 @@ use ndcm_host::sys::Callback;
 use ndcm_host::{HostPlatform, Irql, StdSys};
 use ndcm_ndi::NdiError;
 use ndcm_ndi::QueueOwner;
-use ndcm_ndi::abi::{NdcmMadAddress, NdcmMadEnvelope};
+use ndcm_ndi::abi::NdcmMadAddress;
 use ndcm_ndi::cm_adapter::ManagerPort;
 use ndcm_ndi::cm_port::{AcceptSpec, AdapterInfo, CmPort, ConnectSpec, ListenSpec};
-use ndcm_provider::mad_agent::{GSI_QKEY, GSI_QPN};
+use ndcm_ndi::mad_envelope::outbound_envelope;
 use ndcm_wire::Gid;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -36,23 +36,6 @@ pub struct MadPortCm {
 
 /// A host device whose MADs go through the MAD-port IOCTLs.
 pub type MadPortDevice = HostDriver<MadPortCm>;
-
-/// The MAD agent's view of a MAD the CM sends: QP1 of the destination GID,
-/// the GSI Q_Key, P_Key index 0 (what driver/src/device.rs builds).
-pub fn envelope(outgoing: &Outgoing) -> NdcmMadEnvelope {
-    NdcmMadEnvelope {
-        address: NdcmMadAddress {
-            gid: outgoing.to.gid.0,
-            qpn: GSI_QPN,
-            qkey: GSI_QKEY,
-            pkey_index: 0,
-            port: outgoing.to.port,
-            reserved0: 0,
-            reserved1: 0,
-        },
-        mad: outgoing.mad,
-    }
-}
 
 impl MadPortCm {
     /// The adapter over the CEP manager.
@@ -85,7 +68,9 @@ pub fn mad_port_device(
         .port
         .bind_mads(Arc::new(move |outgoing: &Outgoing| {
             if let Some(device) = weak.upgrade()
-                && !device.ndi().deliver_outbound_mad(&envelope(outgoing))
+                && !device
+                    .ndi()
+                    .deliver_outbound_mad(&outbound_envelope(outgoing))
             {
                 let _ = device.cm().unclaimed.fetch_add(1, Ordering::Relaxed);
             }
