@@ -329,6 +329,9 @@ impl<P: Platform> ManagerPort<P> {
                     private_data: *rep.private_data.as_bytes(),
                 }
             }
+            // A synthetic RTU (CM.md §4 `established`: the QP saw data
+            // before the RTU) carries no MAD; NDI names it apart.
+            EventKind::RtuReceived if mad.is_none() => CmEvent::Established,
             EventKind::RtuReceived => CmEvent::RtuReceived,
             EventKind::RejReceived => {
                 let Some(CmMessage::Rej(rej)) = mad.map(|m| &m.message) else {
