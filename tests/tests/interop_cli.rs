@@ -81,10 +81,32 @@ fn ndcm_connect_command_dials_a_linux_ucmatose_server() {
 /// its peer does.) The Linux side must exit 0.
 #[test]
 fn ndcm_listen_command_serves_a_linux_cmtime_client() {
+    listen_serves_cmtime("cli-listen", 7492, 1);
+}
+
+/// The same with many connections at once: `cmtime -c 16` connects all sixteen before it
+/// disconnects any, which an acceptor holding one connection at a time cannot serve. Every
+/// connection must be established (a distinct RTU from Linux) and answered with a DREP.
+#[test]
+fn ndcm_listen_command_serves_a_linux_cmtime_client_with_many_connections() {
+    listen_serves_cmtime("cli-listen-many", 7493, 16);
+}
+
+/// Distinct values of `field` in the frames matching `filter`.
+fn distinct(capture: &std::path::Path, filter: &str, field: &str) -> usize {
+    let mut v = harness::tshark_fields(capture, filter, field).unwrap_or_default();
+    v.retain(|s| !s.is_empty());
+    v.sort();
+    v.dedup();
+    v.len()
+}
+
+fn listen_serves_cmtime(tag: &str, port: u16, connections: usize) {
     if let Err(reason) = harness::prepare() {
         return harness::skip(&reason);
     }
-    let dir = harness::run_dir("cli-listen");
+    let dir = harness::run_dir(tag);
+    let client_command = format!("cmtime -s $NDCM_PEER -p {port} -c {connections}");
     let steps = [
         Step {
             name: "cli_listening",
@@ -96,7 +118,7 @@ fn ndcm_listen_command_serves_a_linux_cmtime_client() {
             name: "cli_client",
             kind: "run",
             seconds: 60,
-            command: "cmtime -s $NDCM_PEER -p 7492 -c 1",
+            command: &client_command,
         },
     ];
     let (tunnel, qemu_port) = harness::tunnel(&dir);
@@ -109,7 +131,7 @@ fn ndcm_listen_command_serves_a_linux_cmtime_client() {
         local,
         remote: SocketAddr::from((Ipv4Addr::LOCALHOST, qemu_port)),
         ip: NDCM_IP,
-        port: 7492,
+        port,
         max_connections: ndcm::agent::acceptor::DEFAULT_MAX_CONNECTIONS,
         backlog: ndcm::agent::acceptor::DEFAULT_BACKLOG,
         duration: Some(45.0),
@@ -139,4 +161,16 @@ fn ndcm_listen_command_serves_a_linux_cmtime_client() {
         let seen = harness::tshark_fields(&capture, filter, "frame.number").unwrap_or_default();
         assert!(!seen.is_empty(), "no {attribute} in the capture");
     }
+    let rtu = "infiniband.mad.attributeid == 0x0014";
+    let drep = "infiniband.mad.attributeid == 0x0016";
+    assert_eq!(
+        distinct(&capture, rtu, "infiniband.cm.rtu.localcommid"),
+        connections,
+        "connections established"
+    );
+    assert_eq!(
+        distinct(&capture, drep, "infiniband.cm.drsp.localcommid"),
+        connections,
+        "connections ndcm answered with a DREP"
+    );
 }
