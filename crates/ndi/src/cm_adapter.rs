@@ -21,7 +21,7 @@ use crate::cm_port::{
     AcceptSpec, CmEvent, CmPort, ConnectSpec, IpAddr, IpEndpoint, ListenSpec, PortSpace, ReqInfo,
 };
 use crate::requests::QueueOwner;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +40,7 @@ pub type MadSink = Arc<dyn Fn(&Outgoing) + Send + Sync>;
 
 struct Tables {
     owners: BTreeMap<u32, QueueOwner>,
-    timers: BTreeMap<u32, Instant>,
+    timers: Timers,
     pending: Output,
     events: Option<EventSink>,
     mads: Option<MadSink>,
@@ -140,6 +140,44 @@ fn req_info(mad: &ndcm_wire::CmMad) -> Option<ReqInfo> {
     })
 }
 
+/// The armed timers: per CID the earliest deadline armed since it last
+/// fired, indexed by deadline so that the next one and the due ones are
+/// found without a scan (thousands of connections being set up at once
+/// each have a timer).
+#[derive(Default)]
+struct Timers {
+    by_cid: BTreeMap<u32, Instant>,
+    by_deadline: BTreeSet<(Instant, u32)>,
+}
+
+impl Timers {
+    fn arm(&mut self, cid: u32, deadline: Instant) {
+        if let Some(old) = self.by_cid.get(&cid).copied() {
+            if old <= deadline {
+                return;
+            }
+            let _ = self.by_deadline.remove(&(old, cid));
+        }
+        let _ = self.by_cid.insert(cid, deadline);
+        let _ = self.by_deadline.insert((deadline, cid));
+    }
+
+    /// Removes and returns one CID whose deadline is at or before `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<u32> {
+        let (deadline, cid) = self.by_deadline.first().copied()?;
+        if deadline > now {
+            return None;
+        }
+        let _ = self.by_deadline.pop_first();
+        let _ = self.by_cid.remove(&cid);
+        Some(cid)
+    }
+
+    fn next(&self) -> Option<Instant> {
+        self.by_deadline.first().map(|(d, _)| *d)
+    }
+}
+
 /// Moves everything in `from` to the end of `to`.
 #[inline]
 fn append(to: &mut Output, from: &mut Output) {
@@ -154,7 +192,7 @@ impl<P: Platform> ManagerPort<P> {
     pub fn new(manager: CepManager<P>, local_port: u8) -> Self {
         let tables = manager.platform().new_lock(Tables {
             owners: BTreeMap::new(),
-            timers: BTreeMap::new(),
+            timers: Timers::default(),
             pending: Output::new(),
             events: None,
             mads: None,
@@ -192,18 +230,11 @@ impl<P: Platform> ManagerPort<P> {
 
     /// Fires every timer due at `now`.
     pub fn fire_timers(&self, now: Instant) {
-        let due: Vec<u32> = self.tables.with(|t| {
-            let due: Vec<u32> = t
-                .timers
-                .iter()
-                .filter(|(_, d)| **d <= now)
-                .map(|(c, _)| *c)
-                .collect();
-            for c in &due {
-                let _ = t.timers.remove(c);
-            }
-            due
-        });
+        // Taken first, then fired: a timer armed again while firing waits
+        // for the next call even if its deadline is already due.
+        let due: Vec<u32> = self
+            .tables
+            .with(|t| core::iter::from_fn(|| t.timers.pop_due(now)).collect());
         for cid in due {
             let mut out = Output::new();
             self.manager.on_timer(Cid(cid), now, &mut out);
@@ -213,7 +244,7 @@ impl<P: Platform> ManagerPort<P> {
 
     /// The earliest armed timer.
     pub fn next_timer(&self) -> Option<Instant> {
-        self.tables.with(|t| t.timers.values().min().copied())
+        self.tables.with(|t| t.timers.next())
     }
 
     /// CEPs alive in the manager (leak accounting).
@@ -240,7 +271,7 @@ impl<P: Platform> ManagerPort<P> {
             if out.is_empty() && !self.parked.load(Ordering::Acquire) {
                 return;
             }
-            let sinks = self.tables.with(|t| {
+            let round = self.tables.with(|t| {
                 append(&mut out, &mut t.pending);
                 self.parked.store(false, Ordering::Relaxed);
                 // Outputs of different calls are performed on different
@@ -253,25 +284,30 @@ impl<P: Platform> ManagerPort<P> {
                 // last fired, and Cancel is only a hint it does not need.
                 for op in out.timers.drain(..) {
                     if let TimerOp::Arm { cid, deadline } = op {
-                        t.timers
-                            .entry(cid.0)
-                            .and_modify(|d| *d = (*d).min(deadline))
-                            .or_insert(deadline);
+                        t.timers.arm(cid.0, deadline);
                     }
                 }
                 // Destroy callbacks: NDI keeps no per-CEP memory to free.
                 out.released.clear();
-                (!out.is_empty()).then(|| (t.events.clone(), t.mads.clone()))
+                if out.is_empty() {
+                    return None;
+                }
+                // One callback per round, its owner read under this lock.
+                let delivery = (!out.deliveries.is_empty()).then(|| {
+                    let d = out.deliveries.remove(0);
+                    let owner = t.owners.get(&d.cid().0).copied();
+                    (d, owner)
+                });
+                Some((t.events.clone(), t.mads.clone(), delivery))
             });
-            let Some((events, mads)) = sinks else {
+            let Some((events, mads, delivery)) = round else {
                 return;
             };
             if let Some(m) = &mads {
                 out.sends.iter().for_each(|s| m(s));
             }
             out.sends.clear();
-            for d in core::mem::take(&mut out.deliveries) {
-                let owner = self.tables.with(|t| t.owners.get(&d.cid().0).copied());
+            if let Some((d, owner)) = delivery {
                 self.manager.deliver(d, &mut out, |scope| {
                     while let Ok(Some(record)) = self.manager.poll(scope) {
                         let Ok(ev) = self.manager.format_event(scope, &record) else {
@@ -292,6 +328,9 @@ impl<P: Platform> ManagerPort<P> {
     /// Leaves `out` for the next `process` (calls without an output
     /// parameter; callbacks that create work for another CEP).
     fn park(&self, t: &mut Tables, out: &mut Output) {
+        if out.is_empty() {
+            return;
+        }
         append(&mut t.pending, out);
         self.parked.store(true, Ordering::Release);
     }
@@ -533,5 +572,31 @@ impl<P: Platform> CmPort for ManagerPort<P> {
 
     fn perform(&self, fx: Output) {
         self.process(fx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timers;
+    use ndcm_cm::platform::Instant;
+
+    #[test]
+    fn a_cid_keeps_its_earliest_deadline_and_fires_once() {
+        let mut t = Timers::default();
+        t.arm(7, Instant(300));
+        t.arm(7, Instant(100));
+        // A later arm of the same CID does not postpone it (a Cancel or
+        // re-arm of another call may be applied out of order).
+        t.arm(7, Instant(500));
+        t.arm(9, Instant(200));
+        assert_eq!(t.next(), Some(Instant(100)));
+        assert_eq!(t.pop_due(Instant(99)), None);
+        assert_eq!(t.pop_due(Instant(250)), Some(7));
+        assert_eq!(t.pop_due(Instant(250)), Some(9));
+        assert_eq!(t.pop_due(Instant(1000)), None);
+        assert_eq!(t.next(), None);
+        // Fired, it can be armed again, later.
+        t.arm(7, Instant(900));
+        assert_eq!(t.next(), Some(Instant(900)));
     }
 }

@@ -160,5 +160,9 @@ pub(crate) fn sync<D: Device, T>(
     output_len: usize,
     decode: Decode<T>,
 ) -> NdResult<T> {
-    Op::issue(device, code, input, output_len, decode).wait()
+    // No `Op`: nothing outlives this call, so it needs no device reference.
+    decode(match device.ioctl(code, input, output_len) {
+        Submitted::Complete(c) => c,
+        Submitted::Pending(t) => device.wait(t),
+    })
 }

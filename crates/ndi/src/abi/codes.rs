@@ -56,7 +56,11 @@ macro_rules! ioctls {
             }
             /// The operation of an IOCTL code, if it is one of ours.
             pub fn from_code(code: u32) -> Option<Ioctl> {
-                Self::ALL.iter().copied().find(|op| op.code() == code)
+                // The function number picks the candidate; the whole code
+                // (device type, method, access) must then match exactly.
+                let n = ((code >> 2) & 0xFFF).wrapping_sub(NDCM_FUNCTION_BASE);
+                let op = match n { $( $n => Ioctl::$v, )* _ => return None };
+                (op.code() == code).then_some(op)
             }
         }
     };
@@ -127,10 +131,19 @@ mod tests {
             assert_eq!(a.code() & 3, METHOD_BUFFERED);
             assert_eq!(a.code() >> 16, NDCM_DEVICE_TYPE);
             assert_eq!(Ioctl::from_code(a.code()), Some(*a));
+            // Same function number, another method, access or device type.
+            for flip in [1, 2, 1 << 14, 1 << 15, 1 << 16, 1 << 31] {
+                assert_eq!(Ioctl::from_code(a.code() ^ flip), None, "{a:?} ^ {flip:#x}");
+            }
             for b in Ioctl::ALL.iter().skip(i + 1) {
                 assert_ne!(a.code(), b.code());
             }
         }
         assert_eq!(Ioctl::from_code(0x003B_01C8), None);
+        // Function numbers next to ours.
+        assert_eq!(Ioctl::from_code(ndcm_ioctl(Ioctl::ALL.len() as u32)), None);
+        assert_eq!(Ioctl::from_code(ndcm_ioctl(0) - 4), None);
+        assert_eq!(Ioctl::from_code(0), None);
+        assert_eq!(Ioctl::from_code(u32::MAX), None);
     }
 }

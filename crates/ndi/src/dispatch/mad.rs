@@ -82,7 +82,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             });
             if let Some(request) = taken {
                 let mut work: Work<C, R> = Work::new();
-                work.done.push(Done {
+                work.push(Done {
                     request,
                     status: NtStatus::SUCCESS,
                     output: envelope.to_bytes().to_vec(),

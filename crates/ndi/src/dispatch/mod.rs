@@ -68,23 +68,35 @@ pub(crate) struct Done<R: Requests> {
 /// Everything to do once the file lock is released.
 pub(crate) struct Work<C: CmPort, R: Requests> {
     pub(crate) fx: C::Effects,
-    pub(crate) done: Vec<Done<R>>,
+    /// The first completion, kept inline: most events complete one request
+    /// and most IOCTLs none, so the common path allocates nothing here.
+    first: Option<Done<R>>,
+    more: Vec<Done<R>>,
 }
 
 impl<C: CmPort, R: Requests> Work<C, R> {
     fn new() -> Self {
         Work {
             fx: C::Effects::default(),
-            done: Vec::new(),
+            first: None,
+            more: Vec::new(),
         }
     }
     /// Completes `request` with `status` (and no output) after release.
     pub(crate) fn complete(&mut self, request: R::Request, status: NtStatus) {
-        self.done.push(Done {
+        self.push(Done {
             request,
             status,
             output: Vec::new(),
         });
+    }
+    /// Performs `done` after release, after those pushed before it.
+    pub(crate) fn push(&mut self, done: Done<R>) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(done);
+        } else {
+            self.more.push(done);
+        }
     }
 }
 
@@ -252,7 +264,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
 
     /// Completes what was decided under the lock, then runs the CM effects.
     fn run(&self, work: Work<C, R>) {
-        for d in work.done {
+        for d in work.first.into_iter().chain(work.more) {
             let mut request = d.request;
             let information = if d.output.is_empty() {
                 0

@@ -7,14 +7,16 @@
 //! what the driver does not ship: the KMDF emulator of ndcm-host, which
 //! checks every DDI rule, tracks IRQL per thread and keeps every request for
 //! its exactly-once audit. Requests live in a lean model of KMDF's manual
-//! queues (a completion slot per request, FIFO queues, no rule book).
+//! queues (a slab of completions, FIFO queues, no rule book).
 //!
 //! So the ratio of this lifecycle to the CM-only one is the cost of the ABI
 //! layer, as the issue asks, and nothing else.
 //!
 //! Benchmark support only: no cancellation (nothing here cancels).
 
-use ndcm_cm::platform::{Duration, Instant, Platform, SpinLock, TestPlatform, ThreadId};
+use ndcm_cm::platform::{
+    Duration, Instant, Platform, QueuedSpinLock, SpinLock, TestPlatform, ThreadId,
+};
 use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing};
 use ndcm_ndi::abi::NtStatus;
 use ndcm_ndi::cm_adapter::ManagerPort;
@@ -24,7 +26,7 @@ use ndcm_ndi::{Dispatched, File, Ndi};
 use ndcm_provider::{Completion, Device, Submitted};
 use ndcm_wire::Gid;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Waker;
 
 /// ndcm-cm's test platform, shared by every node of the world (one clock).
@@ -44,32 +46,55 @@ impl Platform for LeanPlatform {
     }
 }
 
-/// Where a request's completion lands (the IRP's I/O status block).
-type Slot = Arc<Mutex<Option<Completion>>>;
+/// Completions by request slot (the I/O status blocks): a slab, so a
+/// request costs no allocation of its own beyond its output buffer.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<Completion>>,
+    free: Vec<usize>,
+}
 
-/// A request: its output buffer and where its completion goes.
+impl Slab {
+    fn open(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        })
+    }
+    fn take(&mut self, slot: usize) -> Option<Completion> {
+        let c = self.slots[slot].take();
+        if c.is_some() {
+            self.free.push(slot);
+        }
+        c
+    }
+}
+
+/// A request: its output buffer and its slot.
 pub struct LeanRequest {
     out: Vec<u8>,
-    done: Slot,
+    slot: usize,
 }
 
 /// A manual queue.
-type Queue = Arc<Mutex<VecDeque<(LeanRequest, PendInfo)>>>;
+type Queue = Arc<SpinLock<VecDeque<(LeanRequest, PendInfo)>>>;
 
-/// The lean request model: requests complete into their own slot, queues
-/// are plain FIFO lists.
-#[derive(Clone, Default)]
-pub struct Lean;
+/// The lean request model: requests complete into their slot, queues are
+/// plain FIFO lists.
+#[derive(Clone)]
+pub struct Lean(Arc<SpinLock<Slab>>);
 
-fn take(slot: &Slot) -> Option<Completion> {
-    slot.lock().expect("lean").take()
+impl Lean {
+    fn take(&self, slot: usize) -> Option<Completion> {
+        self.0.with(|s| s.take(slot))
+    }
 }
 
 impl Requests for Lean {
     type Request = LeanRequest;
     type Queue = Queue;
     fn create_queue(&self, _: QueueOwner) -> Result<Queue, NtStatus> {
-        Ok(Queue::default())
+        Ok(Arc::new(SpinLock::new(VecDeque::new())))
     }
     fn forward(
         &self,
@@ -77,18 +102,20 @@ impl Requests for Lean {
         r: LeanRequest,
         i: PendInfo,
     ) -> Result<(), (LeanRequest, NtStatus)> {
-        q.lock().expect("lean").push_back((r, i));
+        q.with(|v| v.push_back((r, i)));
         Ok(())
     }
     fn retrieve(&self, q: &Queue, k: PendKind) -> Option<(LeanRequest, PendInfo)> {
-        let mut v = q.lock().expect("lean");
-        let p = v.iter().position(|(_, i)| i.kind == k)?;
-        v.remove(p)
+        q.with(|v| {
+            let p = v.iter().position(|(_, i)| i.kind == k)?;
+            v.remove(p)
+        })
     }
     fn retrieve_any(&self, q: &Queue) -> Option<(LeanRequest, PendInfo)> {
-        let mut v = q.lock().expect("lean");
-        let p = v.iter().position(|(_, i)| i.kind != PendKind::NotifyDreq)?;
-        v.remove(p)
+        q.with(|v| {
+            let p = v.iter().position(|(_, i)| i.kind != PendKind::NotifyDreq)?;
+            v.remove(p)
+        })
     }
     fn write_output(&self, r: &mut LeanRequest, bytes: &[u8]) -> usize {
         let n = bytes.len().min(r.out.len());
@@ -97,10 +124,11 @@ impl Requests for Lean {
     }
     fn complete(&self, mut r: LeanRequest, status: NtStatus, information: usize) {
         r.out.truncate(information);
-        *r.done.lock().expect("lean") = Some(Completion {
+        let done = Completion {
             status,
             output: r.out,
-        });
+        };
+        self.0.with(|s| s.slots[r.slot] = Some(done));
     }
     fn delete_queue(&self, _: Queue) {}
 }
@@ -111,44 +139,52 @@ type LeanNdi = Ndi<LeanPlatform, LeanCm, Lean>;
 /// One node: a dispatcher over the real CM.
 struct LeanNode {
     ndi: Arc<LeanNdi>,
+    requests: Lean,
     gid: [u8; 16],
 }
 
 /// An open file of a lean node.
 pub struct LeanDevice {
     ndi: Arc<LeanNdi>,
+    requests: Lean,
     file: Arc<File<LeanPlatform, Lean>>,
 }
 
 impl Device for LeanDevice {
-    type Token = Slot;
-    fn ioctl(&self, code: u32, input: &[u8], output_len: usize) -> Submitted<Slot> {
-        let done = Slot::default();
+    type Token = usize;
+    fn ioctl(&self, code: u32, input: &[u8], output_len: usize) -> Submitted<usize> {
+        let slot = self.requests.0.with(Slab::open);
         let r = LeanRequest {
             out: vec![0; output_len],
-            done: Arc::clone(&done),
+            slot,
         };
         match self.ndi.dispatch(&self.file, code, input, output_len, r) {
             Dispatched::Complete { .. } => Submitted::Complete(
-                take(&done).unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL)),
+                self.requests
+                    .take(slot)
+                    .unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL)),
             ),
-            Dispatched::Pending => Submitted::Pending(done),
+            Dispatched::Pending => Submitted::Pending(slot),
         }
     }
-    fn poll(&self, token: &mut Slot, _: Option<&Waker>) -> Option<Completion> {
-        take(token)
+    fn poll(&self, token: &mut usize, _: Option<&Waker>) -> Option<Completion> {
+        self.requests.take(*token)
     }
-    fn wait(&self, token: Slot) -> Completion {
-        take(&token).unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL))
+    fn wait(&self, token: usize) -> Completion {
+        // Nothing here blocks: a pended request completes only when the
+        // world is stepped, which the benchmark does before waiting.
+        self.requests
+            .take(token)
+            .unwrap_or(Completion::status(NtStatus::UNSUCCESSFUL))
     }
-    fn cancel(&self, _: &Slot) {}
+    fn cancel(&self, _: &usize) {}
     fn close(&self) {
         self.ndi.close(&self.file);
     }
 }
 
 /// A MAD on the wire: from, to, bytes.
-type Wire = Arc<Mutex<VecDeque<([u8; 16], [u8; 16], [u8; 256])>>>;
+type Wire = Arc<SpinLock<VecDeque<([u8; 16], [u8; 16], [u8; 256])>>>;
 
 /// Lean nodes on one MAD queue and one virtual clock.
 pub struct LeanWorld {
@@ -164,7 +200,7 @@ impl LeanWorld {
         platform.0.set_now(Instant(1_000_000_000));
         LeanWorld {
             platform,
-            wire: Arc::default(),
+            wire: Arc::new(SpinLock::new(VecDeque::new())),
             nodes: Vec::new(),
         }
     }
@@ -181,18 +217,22 @@ impl LeanWorld {
         let cm = ManagerPort::new(manager, 1);
         let wire = Arc::clone(&self.wire);
         cm.bind_mads(Arc::new(move |o: &Outgoing| {
-            wire.lock()
-                .expect("wire")
-                .push_back((gid, o.to.gid.0, o.mad));
+            wire.with(|w| w.push_back((gid, o.to.gid.0, o.mad)));
         }));
-        let ndi = Arc::new(Ndi::new(self.platform.clone(), cm, Lean, vec![adapter]));
+        let requests = Lean(Arc::new(SpinLock::new(Slab::default())));
+        let ndi = Arc::new(Ndi::new(
+            self.platform.clone(),
+            cm,
+            requests.clone(),
+            vec![adapter],
+        ));
         let weak = Arc::downgrade(&ndi);
         ndi.cm().bind_events(Arc::new(move |owner, event| {
             if let Some(ndi) = weak.upgrade() {
                 ndi.on_cm_event(owner, event);
             }
         }));
-        self.nodes.push(LeanNode { ndi, gid });
+        self.nodes.push(LeanNode { ndi, requests, gid });
         self.nodes.len() - 1
     }
 
@@ -201,6 +241,7 @@ impl LeanWorld {
         let n = &self.nodes[i];
         LeanDevice {
             ndi: Arc::clone(&n.ndi),
+            requests: n.requests.clone(),
             file: n.ndi.open(),
         }
     }
@@ -214,7 +255,7 @@ impl LeanWorld {
         let now = self.now();
         let mut any = false;
         loop {
-            let next = self.wire.lock().expect("wire").pop_front();
+            let next = self.wire.with(VecDeque::pop_front);
             let Some((from, to, mad)) = next else { break };
             any = true;
             if let Some(n) = self.nodes.iter().find(|n| n.gid == to) {
