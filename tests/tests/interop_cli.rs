@@ -16,8 +16,22 @@ use std::time::Duration;
 
 use harness::{GUEST_IP, Guest, NDCM_IP, Step};
 
+/// One guest at a time: the tests of this binary run on parallel threads under a plain
+/// `cargo test` (tests/interop/run.sh passes --test-threads 1), and two guests booting at
+/// once on a small machine starve each other, and each test frees its tunnel port before
+/// the command rebinds it, where the other test's QEMU may take it.
+static ONE_GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_guest() -> std::sync::MutexGuard<'static, ()> {
+    // A failed test poisons the lock; the next one still runs alone.
+    ONE_GUEST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn ndcm_connect_command_dials_a_linux_ucmatose_server() {
+    let _alone = one_guest();
     if let Err(reason) = harness::prepare() {
         return harness::skip(&reason);
     }
@@ -102,6 +116,7 @@ fn distinct(capture: &std::path::Path, filter: &str, field: &str) -> usize {
 }
 
 fn listen_serves_cmtime(tag: &str, port: u16, connections: usize) {
+    let _alone = one_guest();
     if let Err(reason) = harness::prepare() {
         return harness::skip(&reason);
     }
