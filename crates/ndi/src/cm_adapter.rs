@@ -7,7 +7,7 @@
 //! addresses the dispatcher validated, WIRE.md §7), and delivered CM events
 //! (`deliver` → `poll` → `format_event`, inside the callback with its
 //! reference, S1) become [`CmEvent`]s handed to the event sink, normally
-//! `Ndi::on_cm_event`. It keeps the manager's timers (one per CID) for the
+//! `Ndi::on_cm_event`. It keeps the manager's armed deadlines (see `Timers`) for the
 //! platform to fire, and hands MADs to send to the MAD sink (the host's
 //! fabric, or `Ndi::deliver_outbound_mad` for the MAD agent IOCTLs).
 //!
@@ -21,7 +21,7 @@ use crate::cm_port::{
     AcceptSpec, CmEvent, CmPort, ConnectSpec, IpAddr, IpEndpoint, ListenSpec, PortSpace, ReqInfo,
 };
 use crate::requests::QueueOwner;
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +39,7 @@ pub type EventSink = Arc<dyn Fn(QueueOwner, CmEvent) + Send + Sync>;
 pub type MadSink = Arc<dyn Fn(&Outgoing) + Send + Sync>;
 
 struct Tables {
-    owners: BTreeMap<u32, QueueOwner>,
+    owners: Owners,
     timers: Timers,
     pending: Output,
     events: Option<EventSink>,
@@ -140,41 +140,68 @@ fn req_info(mad: &ndcm_wire::CmMad) -> Option<ReqInfo> {
     })
 }
 
-/// The armed timers: per CID the earliest deadline armed since it last
-/// fired, indexed by deadline so that the next one and the due ones are
-/// found without a scan (thousands of connections being set up at once
-/// each have a timer).
+/// Who receives each connection's events, by CID index: one slot per CID
+/// index the manager has handed out, so a lookup costs the same with ten
+/// or ten thousand connections. The full CID is kept to tell a reused
+/// index from the connection it belonged to.
 #[derive(Default)]
-struct Timers {
-    by_cid: BTreeMap<u32, Instant>,
-    by_deadline: BTreeSet<(Instant, u32)>,
+struct Owners(Vec<Option<(Cid, QueueOwner)>>);
+
+impl Owners {
+    fn get(&self, cid: Cid) -> Option<QueueOwner> {
+        match self.0.get(cid.index() as usize) {
+            Some(Some((c, owner))) if *c == cid => Some(*owner),
+            _ => None,
+        }
+    }
+
+    fn insert(&mut self, cid: Cid, owner: QueueOwner) -> Option<()> {
+        let i = cid.index() as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, None);
+        }
+        *self.0.get_mut(i)? = Some((cid, owner));
+        Some(())
+    }
+
+    fn remove(&mut self, cid: Cid) -> Option<QueueOwner> {
+        let slot = self.0.get_mut(cid.index() as usize)?;
+        match slot {
+            Some((c, _)) if *c == cid => slot.take().map(|(_, o)| o),
+            _ => None,
+        }
+    }
 }
+
+/// The armed timers, by deadline. Every Arm is kept as its own entry and
+/// Cancel is not applied: outputs of different calls are performed on
+/// different threads, so their timer operations arrive here out of order,
+/// and a Cancel of an earlier call applied after an Arm of a later one
+/// would lose that timer (a CEP in timewait would never be freed). The
+/// manager ignores early and stale expiries (it re-arms or does nothing),
+/// so keeping every Arm costs at most a stale expiry and never loses one.
+/// Ordered by deadline: the next and the due ones are found without a scan
+/// (thousands of connections set up at once each have a timer).
+#[derive(Default)]
+struct Timers(BTreeSet<(Instant, u32)>);
 
 impl Timers {
     fn arm(&mut self, cid: u32, deadline: Instant) {
-        if let Some(old) = self.by_cid.get(&cid).copied() {
-            if old <= deadline {
-                return;
-            }
-            let _ = self.by_deadline.remove(&(old, cid));
-        }
-        let _ = self.by_cid.insert(cid, deadline);
-        let _ = self.by_deadline.insert((deadline, cid));
+        let _ = self.0.insert((deadline, cid));
     }
 
     /// Removes and returns one CID whose deadline is at or before `now`.
     fn pop_due(&mut self, now: Instant) -> Option<u32> {
-        let (deadline, cid) = self.by_deadline.first().copied()?;
+        let (deadline, cid) = self.0.first().copied()?;
         if deadline > now {
             return None;
         }
-        let _ = self.by_deadline.pop_first();
-        let _ = self.by_cid.remove(&cid);
+        let _ = self.0.pop_first();
         Some(cid)
     }
 
     fn next(&self) -> Option<Instant> {
-        self.by_deadline.first().map(|(d, _)| *d)
+        self.0.first().map(|(d, _)| *d)
     }
 }
 
@@ -191,7 +218,7 @@ impl<P: Platform> ManagerPort<P> {
     /// Adapts `manager`; `local_port` is the HCA port MADs go out of.
     pub fn new(manager: CepManager<P>, local_port: u8) -> Self {
         let tables = manager.platform().new_lock(Tables {
-            owners: BTreeMap::new(),
+            owners: Owners::default(),
             timers: Timers::default(),
             pending: Output::new(),
             events: None,
@@ -254,7 +281,7 @@ impl<P: Platform> ManagerPort<P> {
 
     fn owner_of(&self, cid: Cid) -> Result<QueueOwner, NdiError> {
         self.tables
-            .with(|t| t.owners.get(&cid.0).copied())
+            .with(|t| t.owners.get(cid))
             .ok_or(NdiError::InvalidHandle)
     }
 
@@ -274,14 +301,7 @@ impl<P: Platform> ManagerPort<P> {
             let round = self.tables.with(|t| {
                 append(&mut out, &mut t.pending);
                 self.parked.store(false, Ordering::Relaxed);
-                // Outputs of different calls are performed on different
-                // threads, so their timer operations reach this table out
-                // of order: applying a Cancel from an earlier call after an
-                // Arm from a later one would lose that timer, and a CEP in
-                // timewait would never be freed. The manager ignores early
-                // and stale expiries (it re-arms or does nothing), so the
-                // table keeps, per CID, the earliest deadline armed since it
-                // last fired, and Cancel is only a hint it does not need.
+                // Arms only: see `Timers`.
                 for op in out.timers.drain(..) {
                     if let TimerOp::Arm { cid, deadline } = op {
                         t.timers.arm(cid.0, deadline);
@@ -295,10 +315,16 @@ impl<P: Platform> ManagerPort<P> {
                 // One callback per round, its owner read under this lock.
                 let delivery = (!out.deliveries.is_empty()).then(|| {
                     let d = out.deliveries.remove(0);
-                    let owner = t.owners.get(&d.cid().0).copied();
+                    let owner = t.owners.get(d.cid());
                     (d, owner)
                 });
-                Some((t.events.clone(), t.mads.clone(), delivery))
+                let mads = if out.sends.is_empty() {
+                    None
+                } else {
+                    t.mads.clone()
+                };
+                let events = delivery.as_ref().and_then(|_| t.events.clone());
+                Some((events, mads, delivery))
             });
             let Some((events, mads, delivery)) = round else {
                 return;
@@ -343,7 +369,7 @@ impl<P: Platform> ManagerPort<P> {
                 // The new connection belongs to the listener's file until
                 // NDI adopts it for a connector.
                 self.tables.with(|t| {
-                    let _ = t.owners.insert(cid.0, owner);
+                    let _ = t.owners.insert(cid, owner);
                 });
                 match mad.and_then(req_info) {
                     Some(req) => CmEvent::ReqReceived { cid, req },
@@ -393,7 +419,7 @@ impl<P: Platform> ManagerPort<P> {
 
     fn forget(&self, cid: Cid, mut out: Output) {
         self.tables.with(|t| {
-            let _ = t.owners.remove(&cid.0);
+            let _ = t.owners.remove(cid);
             self.park(t, &mut out);
         });
     }
@@ -419,7 +445,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
             return Err(cm_error(e));
         }
         self.tables.with(|t| {
-            let _ = t.owners.insert(cid.0, owner);
+            let _ = t.owners.insert(cid, owner);
             self.park(t, &mut out);
         });
         Ok(cid)
@@ -431,7 +457,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
             .config(Owner(owner.instance), cid, owner.object, &mut out)
             .map_err(cm_error)?;
         self.tables.with(|t| {
-            let _ = t.owners.insert(cid.0, owner);
+            let _ = t.owners.insert(cid, owner);
             self.park(t, &mut out);
         });
         Ok(())
@@ -541,7 +567,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
                 .destroy(Owner(owner.instance), cid, false, self.now(), fx);
         }
         self.tables.with(|t| {
-            let _ = t.owners.remove(&cid.0);
+            let _ = t.owners.remove(cid);
         });
     }
 
@@ -577,26 +603,49 @@ impl<P: Platform> CmPort for ManagerPort<P> {
 
 #[cfg(test)]
 mod tests {
-    use super::Timers;
+    use super::{Owners, Timers};
+    use crate::requests::QueueOwner;
+    use ndcm_cm::Cid;
     use ndcm_cm::platform::Instant;
 
     #[test]
-    fn a_cid_keeps_its_earliest_deadline_and_fires_once() {
+    fn an_owner_is_found_by_its_cid_and_not_by_a_reused_index() {
+        let mut o = Owners::default();
+        let first = Cid(0x0100_0005);
+        let reused = Cid(0x0200_0005);
+        let owner = |object| QueueOwner {
+            instance: 1,
+            object,
+        };
+        assert_eq!(o.insert(first, owner(10)), Some(()));
+        assert_eq!(o.get(first), Some(owner(10)));
+        assert_eq!(o.get(reused), None);
+        assert_eq!(o.remove(reused), None);
+        assert_eq!(o.get(Cid(0x0100_0004)), None);
+        assert_eq!(o.remove(first), Some(owner(10)));
+        assert_eq!(o.get(first), None);
+        assert_eq!(o.insert(reused, owner(11)), Some(()));
+        assert_eq!(o.get(reused), Some(owner(11)));
+        assert_eq!(o.get(first), None);
+    }
+
+    #[test]
+    fn every_arm_is_kept_and_due_ones_come_out_in_deadline_order() {
         let mut t = Timers::default();
         t.arm(7, Instant(300));
         t.arm(7, Instant(100));
-        // A later arm of the same CID does not postpone it (a Cancel or
-        // re-arm of another call may be applied out of order).
-        t.arm(7, Instant(500));
+        t.arm(9, Instant(200));
+        // The same Arm twice is one entry.
         t.arm(9, Instant(200));
         assert_eq!(t.next(), Some(Instant(100)));
         assert_eq!(t.pop_due(Instant(99)), None);
         assert_eq!(t.pop_due(Instant(250)), Some(7));
         assert_eq!(t.pop_due(Instant(250)), Some(9));
-        assert_eq!(t.pop_due(Instant(1000)), None);
+        assert_eq!(t.pop_due(Instant(250)), None);
+        // The later Arm of CID 7 is still there (a Cancel is never applied,
+        // so no timer of a later call can be lost).
+        assert_eq!(t.next(), Some(Instant(300)));
+        assert_eq!(t.pop_due(Instant(1000)), Some(7));
         assert_eq!(t.next(), None);
-        // Fired, it can be armed again, later.
-        t.arm(7, Instant(900));
-        assert_eq!(t.next(), Some(Instant(900)));
     }
 }

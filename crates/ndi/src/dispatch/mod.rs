@@ -18,17 +18,19 @@ pub mod input;
 mod listen;
 mod mad;
 mod objects;
+mod ports;
 
 use crate::NdiError;
 use crate::abi::{Ioctl, NtStatus};
 use crate::cm_port::{AdapterInfo, CmPort, PortSpace};
 use crate::object::FileState;
 use crate::requests::{PendInfo, Requests};
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use ndcm_cm::platform::{Platform, QueuedSpinLock};
+use ports::Ports;
 
 /// What `dispatch` did with the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,14 +116,6 @@ impl Reply {
     }
 }
 
-/// Device-wide port reservations: (adapter, space, port, listener?).
-pub(crate) struct Ports {
-    used: BTreeSet<(u32, PortSpace, u16, bool)>,
-    next_ephemeral: u16,
-}
-
-const EPHEMERAL_FIRST: u16 = 49152;
-
 /// Live-object counters of the dispatcher (leak accounting).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NdiStats {
@@ -147,10 +141,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     /// A dispatcher for a device with these adapters.
     pub fn new(platform: P, cm: C, requests: R, adapters: Vec<AdapterInfo>) -> Self {
         let files = platform.new_lock(BTreeMap::new());
-        let ports = platform.new_lock(Ports {
-            used: BTreeSet::new(),
-            next_ephemeral: EPHEMERAL_FIRST,
-        });
+        let ports = platform.new_lock(Ports::new());
         Ndi {
             platform,
             cm,
@@ -182,7 +173,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     pub fn stats(&self) -> NdiStats {
         NdiStats {
             files: self.files.with(|f| f.len()),
-            ports: self.ports.with(|p| p.used.len()),
+            ports: self.ports.with(|p| p.len()),
         }
     }
 
@@ -340,35 +331,14 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         port: u16,
         listener: bool,
     ) -> Result<u16, NdiError> {
-        self.ports.with(|p| {
-            if port != 0 {
-                return if p.used.insert((adapter, space, port, listener)) {
-                    Ok(port)
-                } else {
-                    Err(NdiError::SharingViolation)
-                };
-            }
-            let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
-            for _ in 0..span {
-                let candidate = p.next_ephemeral;
-                p.next_ephemeral = if candidate == u16::MAX {
-                    EPHEMERAL_FIRST
-                } else {
-                    candidate + 1
-                };
-                if p.used.insert((adapter, space, candidate, listener)) {
-                    return Ok(candidate);
-                }
-            }
-            Err(NdiError::NoResources)
-        })
+        self.ports
+            .with(|p| p.reserve(adapter, space, port, listener))
     }
 
     /// Releases a port reservation.
     pub(crate) fn release_port(&self, adapter: u32, space: PortSpace, port: u16, listener: bool) {
-        self.ports.with(|p| {
-            let _ = p.used.remove(&(adapter, space, port, listener));
-        });
+        self.ports
+            .with(|p| p.release(adapter, space, port, listener));
     }
 
     pub(crate) fn adapter(&self, index: u32) -> Option<&AdapterInfo> {
