@@ -13,6 +13,7 @@ use ndcm_host::world::World;
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
 use ndcm_provider::host::HostDevice;
 use ndcm_provider::*;
+use std::net::IpAddr as StdIp;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ type Dev = HostDevice<NdiPort>;
 
 const CLIENT_IP: [u8; 4] = node_ipv4(1);
 const SERVER_IP: [u8; 4] = node_ipv4(2);
+const CLIENT_IP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const SERVER_IP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 
 struct Net {
     world: World<NdiPort>,
@@ -27,12 +30,20 @@ struct Net {
     server: Arc<Dev>,
 }
 
-fn net() -> Net {
+/// The port GID and adapter address of a node with IP `ip`.
+fn gid_and_address(ip: StdIp) -> ([u8; 16], IpAddr) {
+    match ip {
+        StdIp::V4(v4) => (ipv4_gid(v4.octets()), IpAddr::V4(v4.octets())),
+        StdIp::V6(v6) => (v6.octets(), IpAddr::V6(v6.octets())),
+    }
+}
+
+fn net(client_ip: StdIp, server_ip: StdIp) -> Net {
     let mut world = World::perfect();
-    let mut node = |ip: [u8; 4]| {
-        let gid = ipv4_gid(ip);
+    let mut node = |ip: StdIp| {
+        let (gid, address) = gid_and_address(ip);
         let adapter = AdapterInfo {
-            addresses: vec![IpAddr::V4(ip)],
+            addresses: vec![address],
             max_inbound_read_limit: 16,
             max_outbound_read_limit: 16,
             max_qp_depth: 1024,
@@ -44,8 +55,8 @@ fn net() -> Net {
         });
         Arc::new(HostDevice::open(&device))
     };
-    let client = node(CLIENT_IP);
-    let server = node(SERVER_IP);
+    let client = node(client_ip);
+    let server = node(server_ip);
     Net {
         world,
         client,
@@ -60,20 +71,20 @@ impl Net {
     }
 }
 
-fn sa(ip: [u8; 4], port: u16) -> SocketAddr {
-    SocketAddr::from((ip, port))
+fn sa(ip: StdIp, port: u16) -> SocketAddr {
+    SocketAddr::new(ip, port)
 }
 
 const INVALID: Result<SocketAddr, NdError> = Err(NdError(NtStatus::CONNECTION_INVALID));
 
 /// Connects a client bound to `client_port` to a listening server and
 /// checks what both connectors report at every step.
-fn connect_and_check(client_port: u16) {
-    let n = net();
+fn connect_and_check(client_ip: StdIp, server_ip: StdIp, client_port: u16) {
+    let n = net(client_ip, server_ip);
     let sa_ = Adapter::open(n.server.clone(), 0).unwrap();
     let ca = Adapter::open(n.client.clone(), 0).unwrap();
     let mut listener = sa_.create_listener();
-    listener.bind(sa(SERVER_IP, 0)).unwrap();
+    listener.bind(sa(server_ip, 0)).unwrap();
     listener.listen(0).unwrap();
     let service = listener.get_local_address().unwrap();
     let mut passive = sa_.create_connector().unwrap();
@@ -83,12 +94,12 @@ fn connect_and_check(client_port: u16) {
 
     let cqp = ca.create_qp(&QpConfig::default()).unwrap();
     let mut active = ca.create_connector().unwrap();
-    active.bind(sa(CLIENT_IP, client_port)).unwrap();
+    active.bind(sa(client_ip, client_port)).unwrap();
     assert_eq!(active.get_local_address(), INVALID, "bound, not connecting");
     let mut connect = active.connect(&cqp, service, ReadLimits::default(), b"hi");
     // Connecting: the client's own view, with the port the driver chose.
     let local = active.get_local_address().unwrap();
-    assert_eq!(local.ip(), std::net::Ipv4Addr::from(CLIENT_IP));
+    assert_eq!(local.ip(), client_ip);
     if client_port == 0 {
         assert!(local.port() >= 49152, "ephemeral port {local}");
     } else {
@@ -145,10 +156,15 @@ fn connect_and_check(client_port: u16) {
 
 #[test]
 fn passive_connector_reports_the_clients_bound_port_after_get_connection_request() {
-    connect_and_check(41234);
+    connect_and_check(CLIENT_IP.into(), SERVER_IP.into(), 41234);
 }
 
 #[test]
 fn passive_connector_reports_the_port_the_clients_driver_allocated() {
-    connect_and_check(0);
+    connect_and_check(CLIENT_IP.into(), SERVER_IP.into(), 0);
+}
+
+#[test]
+fn both_connectors_report_ipv6_endpoints() {
+    connect_and_check(CLIENT_IP6.into(), SERVER_IP6.into(), 41235);
 }
