@@ -2,9 +2,9 @@
 //! sans-IO core at DISPATCH_LEVEL.
 //!
 //! The CEP manager never arms anything itself: its output carries
-//! `TimerOp::Arm { cid, deadline }` / `TimerOp::Cancel { cid }`, and a timer
-//! that fires early, late or after a cancel is harmless (ndcm-cm
-//! `output.rs`). ndcm-ndi's `ManagerPort` keeps those per-CID deadlines and
+//! `TimerOp::Arm { cid, deadline, id }` / `TimerOp::Cancel { cid, deadline,
+//! id }`, and a timer that fires early, late or after a cancel is harmless
+//! (ndcm-cm `output.rs`). ndcm-ndi's `ManagerPort` keeps those deadlines and
 //! offers `next_timer()` and `fire_timers(now)`; the driver keeps one
 //! `WDFTIMER` set for the earliest deadline. After every entry into the
 //! dispatcher (an IOCTL, a cancellation, a file cleanup, a timer firing) the

@@ -376,10 +376,10 @@ impl Inner {
                 let mut t = lock(&self.timers);
                 for op in out.timers.drain(..) {
                     match op {
-                        TimerOp::Arm { cid, deadline } => {
+                        TimerOp::Arm { cid, deadline, .. } => {
                             t.insert(cid, deadline);
                         }
-                        TimerOp::Cancel { cid } => {
+                        TimerOp::Cancel { cid, .. } => {
                             t.remove(&cid);
                         }
                     }

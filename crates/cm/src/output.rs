@@ -23,6 +23,13 @@ pub struct Outgoing {
 /// A timer operation. Each CID has at most one timer: `Arm` replaces the
 /// previous deadline. When it fires, call `CepManager::on_timer(cid, now)`;
 /// a timer that fires late, early or after a cancel is harmless.
+///
+/// Every arming has an `id`, unique in the manager, and a `Cancel` names
+/// the arming it cancels. A platform that performs the outputs of
+/// different calls on different threads applies their operations out of
+/// order; it can then keep every `Arm` and let a `Cancel` remove exactly
+/// its arming: a cancel applied late never removes a later arming, and one
+/// applied early only leaves a stale expiry behind.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum TimerOp {
     /// Arm (or re-arm) the CID's timer.
@@ -31,11 +38,17 @@ pub enum TimerOp {
         cid: Cid,
         /// When to call `on_timer`.
         deadline: Instant,
+        /// This arming.
+        id: u64,
     },
     /// Cancel the CID's timer.
     Cancel {
         /// Whose timer.
         cid: Cid,
+        /// The deadline of the arming cancelled.
+        deadline: Instant,
+        /// The arming cancelled.
+        id: u64,
     },
 }
 
@@ -70,11 +83,11 @@ impl Output {
         self.sends.push(Outgoing { to, mad });
     }
 
-    pub(crate) fn arm(&mut self, cid: Cid, deadline: Instant) {
-        self.timers.push(TimerOp::Arm { cid, deadline });
+    pub(crate) fn arm(&mut self, cid: Cid, deadline: Instant, id: u64) {
+        self.timers.push(TimerOp::Arm { cid, deadline, id });
     }
 
-    pub(crate) fn cancel(&mut self, cid: Cid) {
-        self.timers.push(TimerOp::Cancel { cid });
+    pub(crate) fn cancel(&mut self, cid: Cid, deadline: Instant, id: u64) {
+        self.timers.push(TimerOp::Cancel { cid, deadline, id });
     }
 }

@@ -186,10 +186,10 @@ impl Pair {
             let node = self.node(side);
             for t in out.timers.drain(..) {
                 match t {
-                    TimerOp::Arm { cid, deadline } => {
+                    TimerOp::Arm { cid, deadline, .. } => {
                         node.timers.insert(cid, deadline);
                     }
-                    TimerOp::Cancel { cid } => {
+                    TimerOp::Cancel { cid, .. } => {
                         node.timers.remove(&cid);
                     }
                 }

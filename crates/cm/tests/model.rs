@@ -403,7 +403,7 @@ fn timeout_firing_vs_rtu_arrival() {
             .iter()
             .rev()
             .find_map(|t| match t {
-                TimerOp::Arm { cid, deadline } if *cid == b => Some(*deadline),
+                TimerOp::Arm { cid, deadline, .. } if *cid == b => Some(*deadline),
                 _ => None,
             })
             .unwrap();

@@ -173,26 +173,33 @@ impl Owners {
     }
 }
 
-/// The armed timers, by deadline. Every Arm is kept as its own entry and
-/// Cancel is not applied: outputs of different calls are performed on
-/// different threads, so their timer operations arrive here out of order,
-/// and a Cancel of an earlier call applied after an Arm of a later one
-/// would lose that timer (a CEP in timewait would never be freed). The
-/// manager ignores early and stale expiries (it re-arms or does nothing),
-/// so keeping every Arm costs at most a stale expiry and never loses one.
-/// Ordered by deadline: the next and the due ones are found without a scan
-/// (thousands of connections set up at once each have a timer).
+/// The armed timers, by deadline. Outputs of different calls are
+/// performed on different threads, so their timer operations arrive here
+/// out of order: each arming is kept as its own entry and a Cancel removes
+/// exactly the arming it names (`TimerOp`), never a later one, so no timer
+/// the manager still wants is lost (a CEP in timewait would never be
+/// freed); a Cancel that arrives before its Arm only leaves a stale expiry,
+/// which the manager ignores. Ordered by deadline: the next and the due
+/// ones are found without a scan (thousands of connections set up at once
+/// each have a timer).
 #[derive(Default)]
-struct Timers(BTreeSet<(Instant, u32)>);
+struct Timers(BTreeSet<(Instant, u32, u64)>);
 
 impl Timers {
-    fn arm(&mut self, cid: u32, deadline: Instant) {
-        let _ = self.0.insert((deadline, cid));
+    fn apply(&mut self, op: TimerOp) {
+        match op {
+            TimerOp::Arm { cid, deadline, id } => {
+                let _ = self.0.insert((deadline, cid.0, id));
+            }
+            TimerOp::Cancel { cid, deadline, id } => {
+                let _ = self.0.remove(&(deadline, cid.0, id));
+            }
+        }
     }
 
     /// Removes and returns one CID whose deadline is at or before `now`.
     fn pop_due(&mut self, now: Instant) -> Option<u32> {
-        let (deadline, cid) = self.0.first().copied()?;
+        let (deadline, cid, _) = self.0.first().copied()?;
         if deadline > now {
             return None;
         }
@@ -201,7 +208,7 @@ impl Timers {
     }
 
     fn next(&self) -> Option<Instant> {
-        self.0.first().map(|(d, _)| *d)
+        self.0.first().map(|(d, _, _)| *d)
     }
 }
 
@@ -301,12 +308,8 @@ impl<P: Platform> ManagerPort<P> {
             let round = self.tables.with(|t| {
                 append(&mut out, &mut t.pending);
                 self.parked.store(false, Ordering::Relaxed);
-                // Arms only: see `Timers`.
-                for op in out.timers.drain(..) {
-                    if let TimerOp::Arm { cid, deadline } = op {
-                        t.timers.arm(cid.0, deadline);
-                    }
-                }
+                // In any order: see `Timers`.
+                out.timers.drain(..).for_each(|op| t.timers.apply(op));
                 // Destroy callbacks: NDI keeps no per-CEP memory to free.
                 out.released.clear();
                 if out.is_empty() {
@@ -605,8 +608,8 @@ impl<P: Platform> CmPort for ManagerPort<P> {
 mod tests {
     use super::{Owners, Timers};
     use crate::requests::QueueOwner;
-    use ndcm_cm::Cid;
     use ndcm_cm::platform::Instant;
+    use ndcm_cm::{Cid, TimerOp};
 
     #[test]
     fn an_owner_is_found_by_its_cid_and_not_by_a_reused_index() {
@@ -629,22 +632,55 @@ mod tests {
         assert_eq!(o.get(first), None);
     }
 
+    fn arm(cid: u32, at: u64, id: u64) -> TimerOp {
+        TimerOp::Arm {
+            cid: Cid(cid),
+            deadline: Instant(at),
+            id,
+        }
+    }
+
+    fn cancel(cid: u32, at: u64, id: u64) -> TimerOp {
+        TimerOp::Cancel {
+            cid: Cid(cid),
+            deadline: Instant(at),
+            id,
+        }
+    }
+
     #[test]
-    fn every_arm_is_kept_and_due_ones_come_out_in_deadline_order() {
+    fn due_timers_come_out_in_deadline_order() {
         let mut t = Timers::default();
-        t.arm(7, Instant(300));
-        t.arm(7, Instant(100));
-        t.arm(9, Instant(200));
-        // The same Arm twice is one entry.
-        t.arm(9, Instant(200));
+        t.apply(arm(7, 300, 1));
+        t.apply(arm(9, 200, 2));
+        t.apply(arm(7, 100, 3));
         assert_eq!(t.next(), Some(Instant(100)));
         assert_eq!(t.pop_due(Instant(99)), None);
         assert_eq!(t.pop_due(Instant(250)), Some(7));
         assert_eq!(t.pop_due(Instant(250)), Some(9));
         assert_eq!(t.pop_due(Instant(250)), None);
-        // The later Arm of CID 7 is still there (a Cancel is never applied,
-        // so no timer of a later call can be lost).
-        assert_eq!(t.next(), Some(Instant(300)));
+        // The re-armed CID's first arming was never cancelled: a stale
+        // expiry, which the manager ignores.
+        assert_eq!(t.pop_due(Instant(1000)), Some(7));
+        assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn a_cancel_removes_its_arming_only_whatever_the_order() {
+        let mut t = Timers::default();
+        // In order: armed, cancelled, gone.
+        t.apply(arm(7, 100, 1));
+        t.apply(cancel(7, 100, 1));
+        assert_eq!(t.next(), None);
+        // A later call's Arm applied before an earlier call's Cancel: the
+        // later arming survives (a timewait timer must not be lost).
+        t.apply(arm(7, 500, 3));
+        t.apply(cancel(7, 100, 2));
+        assert_eq!(t.next(), Some(Instant(500)));
+        // A Cancel applied before its own Arm leaves a stale expiry only.
+        t.apply(cancel(9, 200, 4));
+        t.apply(arm(9, 200, 4));
+        assert_eq!(t.pop_due(Instant(1000)), Some(9));
         assert_eq!(t.pop_due(Instant(1000)), Some(7));
         assert_eq!(t.next(), None);
     }

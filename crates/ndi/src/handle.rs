@@ -27,6 +27,7 @@ pub enum HandleKind {
 
 impl HandleKind {
     /// The kind named by a handle's tag, if any.
+    #[inline]
     pub fn of(handle: u64) -> Option<HandleKind> {
         match handle >> 56 {
             1 => Some(HandleKind::Adapter),
@@ -74,6 +75,7 @@ impl<T> HandleTable<T> {
             | u64::from(index)
     }
 
+    #[inline]
     fn decode(&self, handle: u64) -> Option<(usize, u32)> {
         if HandleKind::of(handle) != Some(self.kind) || (handle >> 40) as u16 != self.salt {
             return None;

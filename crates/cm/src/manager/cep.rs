@@ -116,6 +116,8 @@ pub(crate) struct Cep {
     pub context: u64,
     pub peer: MadAddress,
     pub deadline: Instant,
+    /// The id of the arming of `deadline` (`TimerOp`).
+    pub timer_id: u64,
     pub retry_interval: Duration,
     pub timewait: Duration,
     pub retries_left: u8,
@@ -163,6 +165,7 @@ impl Cep {
             context: 0,
             peer: MadAddress::default(),
             deadline: Instant(0),
+            timer_id: 0,
             retry_interval: Duration::ZERO,
             timewait: Duration::ZERO,
             retries_left: 0,

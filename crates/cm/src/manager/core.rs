@@ -52,6 +52,8 @@ pub(crate) struct Core {
     pub sidr_seen: HashMap<(u32, Gid), Cid>,
     pub stats: Stats,
     pub next_tid: u64,
+    /// The id of the last timer arming (`TimerOp`).
+    pub timer_ids: u64,
     /// Received MADs dropped (malformed, unmatched or out of state).
     pub dropped: u64,
     /// Events discarded because a queue was full.
@@ -71,6 +73,7 @@ impl Core {
             sidr_seen: HashMap::new(),
             stats: Stats::default(),
             next_tid: 1,
+            timer_ids: 0,
             dropped: 0,
             events_overflowed: 0,
         }
@@ -208,7 +211,18 @@ impl Core {
             cep.clear(flag::TIMEWAIT_TIMER);
             cep.set(flag::RETRY_TIMER);
         }
-        out.arm(cid, deadline);
+        self.arm_timer(cid, deadline, out);
+    }
+
+    /// Arms the CEP's timer for `deadline` (recording the arming's id, which
+    /// a later cancel names).
+    pub(crate) fn arm_timer(&mut self, cid: Cid, deadline: Instant, out: &mut Output) {
+        self.timer_ids += 1;
+        let id = self.timer_ids;
+        if let Ok(cep) = self.cep_mut(cid) {
+            cep.timer_id = id;
+        }
+        out.arm(cid, deadline, id);
     }
 
     /// Re-arms the retry timer to `deadline` (MRA stretch).
@@ -217,7 +231,7 @@ impl Core {
             && cep.has(flag::RETRY_TIMER)
         {
             cep.deadline = deadline;
-            out.arm(cid, deadline);
+            self.arm_timer(cid, deadline, out);
         }
     }
 
@@ -227,8 +241,9 @@ impl Core {
             && cep.has(flag::RETRY_TIMER | flag::TIMEWAIT_TIMER)
         {
             cep.clear(flag::RETRY_TIMER | flag::TIMEWAIT_TIMER);
+            let (deadline, id) = (cep.deadline, cep.timer_id);
             self.stats.timers = self.stats.timers.saturating_sub(1);
-            out.cancel(cid);
+            out.cancel(cid, deadline, id);
         }
     }
 
@@ -290,7 +305,7 @@ impl Core {
         {
             q.timewait_until = deadline;
         }
-        out.arm(cid, deadline);
+        self.arm_timer(cid, deadline, out);
     }
 
     // ----- tables -----

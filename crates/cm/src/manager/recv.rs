@@ -340,7 +340,7 @@ impl Core {
         }
         if now < cep.deadline {
             let d = cep.deadline;
-            out.arm(cid, d);
+            self.arm_timer(cid, d, out);
             return;
         }
         if cep.has(flag::TIMEWAIT_TIMER) {
@@ -356,7 +356,7 @@ impl Core {
             if let Some(m) = cep.sent.as_deref() {
                 out.send(cep.peer, codec::untrim(m));
             }
-            out.arm(cid, deadline);
+            self.arm_timer(cid, deadline, out);
             return;
         }
         let _ = self.apply(cid, Input::RetriesExhausted, &Args::None, now, out);
