@@ -1,5 +1,6 @@
 //! ndcm's full host stack on the frame tunnel: a host `Device` (KMDF-rule-checking request
-//! model, the ndcm-ndi dispatcher) over `ManagerPort` (ndcm-cm's CEP manager), on a real
+//! model, the ndcm-ndi dispatcher) over the driver's CM adapter (`NdiPort`: ndcm-ndi's
+//! `cm_adapter::ManagerPort` over ndcm-cm's CEP manager), on a real
 //! clock, its MADs bridged between the host fabric and the tunnel.
 //!
 //! The host fabric carries a device's MADs between GIDs; here it has two nodes: ndcm's
@@ -19,14 +20,14 @@ use ndcm_host::clock::Clock;
 use ndcm_host::device::{Device, HostCm};
 use ndcm_host::fabric::{Datagram, Fabric, FaultModel, NodeId};
 use ndcm_host::irql::callback_scope;
-use ndcm_host::manager_port::ManagerPort;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::sys::{Callback, StdSys};
 use ndcm_host::tunnel::FrameTunnel;
 use ndcm_host::{HostPlatform, Irql, Mode, Verifier};
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
 use ndcm_wire::Gid;
 
-pub type StackDevice = Device<ManagerPort>;
+pub type StackDevice = Device<NdiPort>;
 
 /// The device and the pump that joins it to the tunnel.
 pub struct Stack {
@@ -48,7 +49,7 @@ impl Stack {
         let device_node = fabric.attach(&[my_gid]);
         let peer_gids: Vec<[u8; 16]> = peers.iter().map(|p| Gid::from_ipv4_octets(*p).0).collect();
         let bridge = fabric.attach(&peer_gids);
-        let cm = ManagerPort::new(platform.clone(), Arc::clone(&fabric), vec![my_gid]);
+        let cm = NdiPort::new(platform.clone(), Arc::clone(&fabric), vec![my_gid]);
         let adapter = AdapterInfo {
             addresses: vec![IpAddr::V4(me)],
             max_inbound_read_limit: 16,

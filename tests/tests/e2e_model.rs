@@ -7,13 +7,10 @@
 //! once, no KMDF rule broken, nothing left alive after timewait.
 
 use ndcm_cm::platform::Duration;
-use ndcm_host::HostPlatform;
 use ndcm_host::client::{Client, ipv4_gid, node_ipv4};
 use ndcm_host::device::HostCm;
 use ndcm_host::device::{Device, Io, Pending};
-use ndcm_host::fabric::Fabric;
 use ndcm_host::fabric::FaultModel;
-use ndcm_host::manager_port::ManagerPort;
 use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::sys::ShuttleSys;
 use ndcm_host::world::World;
@@ -24,30 +21,9 @@ use shuttle::thread;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A CM port the checks can build: the host's `ManagerPort` and
-/// ndcm-ndi's own adapter (`NdiPort`, the driver's configuration).
-trait ModelCm: HostCm + Sized {
-    fn make(p: HostPlatform<ShuttleSys>, f: Arc<Fabric<ShuttleSys>>, gids: Vec<[u8; 16]>) -> Self;
-    fn stats(&self) -> ndcm_cm::Stats;
-}
-
-impl ModelCm for ManagerPort<ShuttleSys> {
-    fn make(p: HostPlatform<ShuttleSys>, f: Arc<Fabric<ShuttleSys>>, gids: Vec<[u8; 16]>) -> Self {
-        ManagerPort::new(p, f, gids)
-    }
-    fn stats(&self) -> ndcm_cm::Stats {
-        ManagerPort::stats(self)
-    }
-}
-
-impl ModelCm for NdiPort<ShuttleSys> {
-    fn make(p: HostPlatform<ShuttleSys>, f: Arc<Fabric<ShuttleSys>>, gids: Vec<[u8; 16]>) -> Self {
-        NdiPort::new(p, f, gids)
-    }
-    fn stats(&self) -> ndcm_cm::Stats {
-        NdiPort::stats(self)
-    }
-}
+/// The CM port under check: the driver's CM adapter (ndcm-ndi's
+/// `cm_adapter::ManagerPort`) on the host fabric, every primitive shuttle's.
+type Cm = NdiPort<ShuttleSys>;
 
 const ITERATIONS: usize = 300;
 /// PCT (probabilistic concurrency testing) finds orderings that need one
@@ -58,13 +34,13 @@ const CLIENT_IP: [u8; 4] = node_ipv4(1);
 const SERVER_IP: [u8; 4] = node_ipv4(2);
 const PORT: u16 = 4000;
 
-struct Net<Cm: ModelCm> {
+struct Net {
     world: Arc<World<Cm, ShuttleSys>>,
     client: Arc<Device<Cm, ShuttleSys>>,
     server: Arc<Device<Cm, ShuttleSys>>,
 }
 
-fn net<Cm: ModelCm>() -> Net<Cm> {
+fn net() -> Net {
     let mut world: World<Cm, ShuttleSys> = World::new(
         Arc::new(Verifier::new(Mode::Strict)),
         FaultModel::default(),
@@ -80,7 +56,7 @@ fn net<Cm: ModelCm>() -> Net<Cm> {
             max_sge: 4,
             max_inline: 64,
         };
-        world.add_node(&[gid], vec![adapter], move |p, f| Cm::make(p, f, vec![gid]))
+        world.add_node(&[gid], vec![adapter], move |p, f| Cm::new(p, f, vec![gid]))
     };
     let client = node(CLIENT_IP);
     let server = node(SERVER_IP);
@@ -91,7 +67,7 @@ fn net<Cm: ModelCm>() -> Net<Cm> {
     }
 }
 
-impl<Cm: ModelCm> Net<Cm> {
+impl Net {
     fn deliver(&self) {
         self.world.advance(Duration::from_millis(1));
     }
@@ -113,7 +89,7 @@ fn pending(io: Io) -> Pending {
     io.pending().expect("pends")
 }
 
-fn status<Cm: ModelCm>(c: &Client<Cm, ShuttleSys>, p: Pending) -> Option<NtStatus> {
+fn status(c: &Client<Cm, ShuttleSys>, p: Pending) -> Option<NtStatus> {
     c.device().poll(p).map(|x| NtStatus(x.status))
 }
 
@@ -141,8 +117,8 @@ impl Outcomes {
 /// REQ the server has received (REQ_RCVD): (server, sconn, sqp, client,
 /// cconn, connect).
 #[allow(clippy::type_complexity)]
-fn request_received<Cm: ModelCm>(
-    n: &Net<Cm>,
+fn request_received(
+    n: &Net,
 ) -> (
     Client<Cm, ShuttleSys>,
     u64,
@@ -167,10 +143,10 @@ fn request_received<Cm: ModelCm>(
     (server, sconn, sqp, client, cconn, connect)
 }
 
-fn cm_cancel_vs_rep_completing_the_same_connect<Cm: ModelCm>(seen: &'static Outcomes) {
+fn cm_cancel_vs_rep_completing_the_same_connect(seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net::<Cm>();
+            let n = net();
             let (server, sconn, sqp, client, _cconn, connect) = request_received(&n);
             let _accept = server.accept(sconn, sqp, &[]);
             // The REP is in flight; its delivery races the user's cancel.
@@ -199,10 +175,10 @@ fn cm_cancel_vs_rep_completing_the_same_connect<Cm: ModelCm>(seen: &'static Outc
     );
 }
 
-fn cm_close_of_the_instance_vs_the_rep_delivering_to_it<Cm: ModelCm>(seen: &'static Outcomes) {
+fn cm_close_of_the_instance_vs_the_rep_delivering_to_it(seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net::<Cm>();
+            let n = net();
             let (server, sconn, sqp, client, _cconn, connect) = request_received(&n);
             let accept = pending(server.accept(sconn, sqp, &[]));
             let device = Arc::clone(client.device());
@@ -231,10 +207,10 @@ fn cm_close_of_the_instance_vs_the_rep_delivering_to_it<Cm: ModelCm>(seen: &'sta
     );
 }
 
-fn cm_rep_cm_vs_qp_destroy<Cm: ModelCm>(seen: &'static Outcomes) {
+fn cm_rep_cm_vs_qp_destroy(seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net::<Cm>();
+            let n = net();
             let (server, sconn, sqp, client, cconn, connect) = request_received(&n);
             let server = Arc::new(server);
             let destroyer = {
@@ -272,10 +248,10 @@ fn cm_rep_cm_vs_qp_destroy<Cm: ModelCm>(seen: &'static Outcomes) {
     );
 }
 
-fn cm_two_threads_issuing_rep_cm_for_the_same_qp<Cm: ModelCm>(_seen: &'static Outcomes) {
+fn cm_two_threads_issuing_rep_cm_for_the_same_qp(_seen: &'static Outcomes) {
     shuttle::check_pct(
         || {
-            let n = net::<Cm>();
+            let n = net();
             let server = Arc::new(Client::open(&n.server));
             let client = Client::open(&n.client);
             let sa = server.adapter();
@@ -329,50 +305,34 @@ fn cm_two_threads_issuing_rep_cm_for_the_same_qp<Cm: ModelCm>(_seen: &'static Ou
     );
 }
 
-/// Instantiates each check for one CM port. `$timer_races` marks the two
-/// checks whose interleavings reorder timer operations of different
-/// outputs (so a port can mark them ignored while it is known to lose a
-/// timer that way).
-macro_rules! checks {
-    ($port:ident, $cm:ty $(, #[$timer_races:meta])?) => {
-        mod $port {
-            use super::*;
-
-            #[test]
-            $(#[$timer_races])?
-            fn cancel_vs_completion_of_the_same_pending_request() {
-                static SEEN: Outcomes = Outcomes::new();
-                cm_cancel_vs_rep_completing_the_same_connect::<$cm>(&SEEN);
-                SEEN.assert_both();
-            }
-
-            #[test]
-            $(#[$timer_races])?
-            fn close_of_the_instance_vs_a_cm_event_delivering_to_it() {
-                static SEEN: Outcomes = Outcomes::new();
-                cm_close_of_the_instance_vs_the_rep_delivering_to_it::<$cm>(&SEEN);
-                SEEN.assert_both();
-            }
-
-            #[test]
-            fn rep_cm_vs_qp_destroy() {
-                static SEEN: Outcomes = Outcomes::new();
-                cm_rep_cm_vs_qp_destroy::<$cm>(&SEEN);
-                SEEN.assert_both();
-            }
-
-            #[test]
-            fn two_threads_issuing_rep_cm_for_the_same_qp() {
-                static SEEN: Outcomes = Outcomes::new();
-                cm_two_threads_issuing_rep_cm_for_the_same_qp::<$cm>(&SEEN);
-            }
-        }
-    };
+#[test]
+fn cancel_vs_completion_of_the_same_pending_request() {
+    static SEEN: Outcomes = Outcomes::new();
+    cm_cancel_vs_rep_completing_the_same_connect(&SEEN);
+    SEEN.assert_both();
 }
 
-checks!(host_manager_port, ManagerPort<ShuttleSys>);
-// ndcm-ndi's adapter (the driver's) once applied each output's TimerOps in
-// the order threads reached its table, so a Cancel from an earlier output
-// could erase an Arm from a later one and leave a CEP in timewait with no
-// timer; these checks found it and now guard the fix.
-checks!(ndi_cm_adapter, NdiPort<ShuttleSys>);
+#[test]
+fn close_of_the_instance_vs_a_cm_event_delivering_to_it() {
+    static SEEN: Outcomes = Outcomes::new();
+    cm_close_of_the_instance_vs_the_rep_delivering_to_it(&SEEN);
+    SEEN.assert_both();
+}
+
+// The adapter once applied each output's TimerOps in the order threads
+// reached its table, so a Cancel from an earlier output could erase an Arm
+// from a later one and leave a CEP in timewait with no timer; the two
+// checks above found it and now guard the fix.
+
+#[test]
+fn rep_cm_vs_qp_destroy() {
+    static SEEN: Outcomes = Outcomes::new();
+    cm_rep_cm_vs_qp_destroy(&SEEN);
+    SEEN.assert_both();
+}
+
+#[test]
+fn two_threads_issuing_rep_cm_for_the_same_qp() {
+    static SEEN: Outcomes = Outcomes::new();
+    cm_two_threads_issuing_rep_cm_for_the_same_qp(&SEEN);
+}

@@ -1,6 +1,7 @@
 //! Interop with the Linux kernel CM through ndcm's whole host stack: IOCTLs (the host
 //! `Client`, as an ND provider issues them) → KMDF-rule-checking request model → ndcm-ndi
-//! dispatcher → `ManagerPort` → ndcm-cm → frame tunnel → Linux rdma_cm in the guest.
+//! dispatcher → the driver's CM adapter (`NdiPort`) → ndcm-cm → frame tunnel → Linux
+//! rdma_cm in the guest.
 //!
 //! Scenarios (one guest boot): Linux active (`cmtime -c 1`) accepted, Linux disconnects;
 //! ndcm active to a `ucmatose` server; ndcm rejects with private data; ndcm connects where
@@ -21,13 +22,13 @@ use std::time::Duration;
 use harness::{GUEST_IP, Guest, NDCM_IP, Step, StepResult};
 use ndcm_host::client::{Client, header, ipv4};
 use ndcm_host::device::Io;
-use ndcm_host::manager_port::ManagerPort;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::tunnel::DropReason;
 use ndcm_ndi::NtStatus;
 use ndcm_ndi::abi::{AbiField, Ioctl, NDCM_PROTOCOL_TCP, NdcmListenIn, NdcmListenOut};
 use stack::Stack;
 
-type Cl = Client<ManagerPort>;
+type Cl = Client<NdiPort>;
 
 const WAIT: Duration = Duration::from_secs(120);
 const REJECT_PDATA: &[u8] = b"ndcm stack rejects";

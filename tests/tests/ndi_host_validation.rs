@@ -10,11 +10,11 @@ mod e2e_common;
 use e2e_common::Net;
 use ndcm_host::client::{Client, header};
 use ndcm_host::device::Io;
-use ndcm_host::manager_port::ManagerPort;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_ndi::NtStatus;
 use ndcm_ndi::abi::*;
 
-type Cl = Client<ManagerPort>;
+type Cl = Client<NdiPort>;
 
 fn handle_in(h: u64) -> Vec<u8> {
     NdcmHandleIn {

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use ndcm_host::client::Client;
 use ndcm_host::device::Io;
-use ndcm_host::manager_port::ManagerPort;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::tunnel::{FrameTap, FrameTunnel, TunnelConfig};
 use ndcm_ndi::NtStatus;
 use stack::Stack;
 
-type Cl = Client<ManagerPort>;
+type Cl = Client<NdiPort>;
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 1);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 2);

@@ -10,8 +10,9 @@
 //!   `verifier::Verifier` by rule name; `ndi_requests` puts ndcm-ndi's
 //!   `Requests` trait on it.
 //! - `device`: a device like `\\.\ndcm` (open, overlapped IOCTL, cancel,
-//!   close) over the ndi dispatcher and a CM port: `manager_port` (the real
-//!   CEP manager) or `scripted` (injected events, for dispatcher races).
+//!   close) over the ndi dispatcher and a CM port: `ndi_port` (the real CEP
+//!   manager behind the driver's own CM adapter, ndcm-ndi's `cm_adapter`) or
+//!   `scripted` (injected events, for dispatcher races).
 //! - `fabric` + `world`: the deterministic in-memory MAD fabric with seeded
 //!   faults and the single-threaded driver of a world of devices on one
 //!   virtual clock; `client` builds IOCTL inputs for tests.
@@ -24,7 +25,6 @@ pub mod fabric;
 pub mod framework;
 pub mod irql;
 pub mod lock;
-pub mod manager_port;
 pub mod mcs;
 pub mod ndi_port;
 pub mod ndi_requests;

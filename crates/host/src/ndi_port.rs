@@ -1,9 +1,14 @@
-//! `NdiPort`: ndcm-ndi's own CM adapter (`ndcm_ndi::cm_adapter::
-//! ManagerPort`, the one the Windows driver uses) as a host CM port, its
-//! MADs on the in-memory fabric. Lets the e2e and model checks run the
-//! driver's configuration as well as the host's `manager_port`.
+//! `NdiPort`: the host's CM port — ndcm-ndi's own CM adapter
+//! (`ndcm_ndi::cm_adapter::ManagerPort`, the one the Windows driver uses)
+//! over a fresh CEP manager on the host platform, its MADs on the in-memory
+//! fabric. Every host configuration (the e2e and model checks, `ndcm sim`,
+//! the interop stack, the benches) runs the driver's adapter through it, so
+//! the host cannot drift from what the driver does.
 //!
-//! Pure delegation: it adds no behaviour of its own.
+//! Pure delegation: all CM behaviour (translation, refusals, timers) is the
+//! adapter's; this module only gives the node's CEP manager its CA GUID,
+//! picks the source GID of each MAD and puts it on the fabric. It must never
+//! add CM behaviour of its own.
 
 use crate::device::{EventSink, HostCm};
 use crate::fabric::{Datagram, Fabric};
@@ -20,6 +25,20 @@ use ndcm_ndi::cm_port::{AcceptSpec, CmPort, ConnectSpec, ListenSpec};
 use ndcm_wire::Gid;
 use std::sync::Arc;
 
+/// The CA GUID of a node that owns `gids`: the interface ID (low 8 bytes)
+/// of its first GID over the default's vendor prefix. Like a real HCA's node
+/// GUID it differs between nodes, which the CM relies on: a REQ is a
+/// duplicate when its (Local Comm ID, Local CA GUID) is already known
+/// (spec/CM.md §2, §8), and every node numbers its comm IDs alike, so nodes
+/// sharing one CA GUID take each other's REQs for retransmissions.
+pub fn ca_guid(gids: &[[u8; 16]]) -> u64 {
+    let base = ManagerConfig::default().ca_guid;
+    gids.first()
+        .and_then(|g| g.get(8..16))
+        .and_then(|id| <[u8; 8]>::try_from(id).ok())
+        .map_or(base, |id| base ^ u64::from_be_bytes(id))
+}
+
 /// ndcm-ndi's `ManagerPort` on the host platform and fabric.
 pub struct NdiPort<S: Sys = StdSys> {
     port: ManagerPort<HostPlatform<S>>,
@@ -29,10 +48,11 @@ impl<S: Sys> NdiPort<S> {
     /// The adapter over a fresh CEP manager on `platform`, sending from
     /// `gids` (the first of the destination's family) on `fabric`.
     pub fn new(platform: HostPlatform<S>, fabric: Arc<Fabric<S>>, gids: Vec<[u8; 16]>) -> Self {
-        let port = ManagerPort::new(
-            CepManager::new(platform.clone(), ManagerConfig::default()),
-            1,
-        );
+        let config = ManagerConfig {
+            ca_guid: ca_guid(&gids),
+            ..ManagerConfig::default()
+        };
+        let port = ManagerPort::new(CepManager::new(platform.clone(), config), 1);
         port.bind_mads(Arc::new(move |o: &Outgoing| {
             let v4 = o.to.gid.to_ipv4().is_some();
             let src = gids
@@ -58,7 +78,7 @@ impl<S: Sys> NdiPort<S> {
         &self.port
     }
 
-    /// The manager's live-object counters.
+    /// The manager's live-object counters (leak audits).
     pub fn stats(&self) -> Stats {
         self.port.manager().stats()
     }
@@ -133,5 +153,29 @@ impl<S: Sys> HostCm for NdiPort<S> {
     }
     fn live_objects(&self) -> usize {
         self.port.live_objects()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(ip: [u8; 4]) -> [u8; 16] {
+        Gid::from_ipv4_octets(ip).0
+    }
+
+    #[test]
+    fn nodes_with_different_addresses_get_different_ca_guids() {
+        let a = ca_guid(&[v4([10, 0, 0, 1])]);
+        let b = ca_guid(&[v4([10, 0, 0, 2])]);
+        assert_ne!(a, b);
+        assert_ne!(a, ManagerConfig::default().ca_guid);
+        // The first GID decides; the same node always gets the same GUID.
+        assert_eq!(ca_guid(&[v4([10, 0, 0, 1]), v4([10, 0, 0, 9])]), a);
+    }
+
+    #[test]
+    fn a_node_without_a_gid_keeps_the_default() {
+        assert_eq!(ca_guid(&[]), ManagerConfig::default().ca_guid);
     }
 }

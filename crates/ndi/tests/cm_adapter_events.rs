@@ -1,5 +1,5 @@
 //! The CM events ndcm-ndi's CM adapter (`cm_adapter::ManagerPort`) hands
-//! to the dispatcher, checked at the adapter's event sink: two adapters on
+//! to the dispatcher, checked at the adapter's event sink: two of them on
 //! their own CEP managers, MADs carried between them by the test, no
 //! dispatcher. What an event means to NDI (spec/NDI.md §5.10, §6) depends
 //! on telling these apart, so each is asserted exactly.
@@ -40,7 +40,9 @@ fn side(ip: [u8; 4]) -> Side {
     let e = Arc::clone(&events);
     port.bind_events(Arc::new(move |o, ev| e.lock().unwrap().push((o, ev))));
     let w = Arc::clone(&wire);
-    port.bind_mads(Arc::new(move |o: &Outgoing| w.lock().unwrap().push(o.clone())));
+    port.bind_mads(Arc::new(move |o: &Outgoing| {
+        w.lock().unwrap().push(o.clone())
+    }));
     Side {
         port,
         events,

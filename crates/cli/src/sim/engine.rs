@@ -21,6 +21,7 @@ use ndcm_cm::platform::{Duration, Instant};
 use ndcm_host::HostPlatform;
 use ndcm_host::device::{Device as HostDriver, HostCm};
 use ndcm_host::fabric::{Datagram, Fabric, FaultModel, SeededRng, Verdict};
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::verifier::{Mode, Verifier};
 use ndcm_host::world::World;
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
@@ -1334,16 +1335,16 @@ fn open_process<C: SimCm>(driver: &Arc<HostDriver<C>>) -> NdResult<Process<C>> {
     Ok(Process { dev, adapter })
 }
 
-impl<S: ndcm_host::Sys> SimCm for ndcm_host::manager_port::ManagerPort<S> {
+impl<S: ndcm_host::Sys> SimCm for NdiPort<S> {
     fn duplicates_dropped(&self) -> Option<u64> {
-        Some(self.manager().dropped())
+        Some(self.adapter().manager().dropped())
     }
 }
 
-/// Runs `cfg` on the real CEP manager (`ndcm_host::manager_port`).
+/// Runs `cfg` on the real CEP manager through the driver's CM adapter
+/// (`ndcm_host::ndi_port::NdiPort`).
 pub fn run(cfg: SimConfig, progress: &mut dyn FnMut(u64)) -> Result<SimReport, String> {
-    use ndcm_host::manager_port::ManagerPort;
-    let mut make = |platform, fabric, _i, gid| ManagerPort::new(platform, fabric, vec![gid]);
-    let sim: Sim<ManagerPort> = Sim::new(cfg, &mut make)?;
+    let mut make = |platform, fabric, _i, gid| NdiPort::new(platform, fabric, vec![gid]);
+    let sim: Sim<NdiPort> = Sim::new(cfg, &mut make)?;
     Ok(sim.run(progress))
 }
