@@ -44,6 +44,26 @@ impl Bitmap {
         }
     }
 
+    /// The first clear bit in `from..=last`, skipping full words.
+    fn first_clear(&self, from: u16, last: u16) -> Option<u16> {
+        let mut port = from;
+        loop {
+            let word = self
+                .0
+                .get(usize::from(port / 64))
+                .copied()
+                .unwrap_or(u64::MAX);
+            // Bits below `port` in this word count as taken.
+            let free = !word & (u64::MAX << (port % 64));
+            if free != 0 {
+                let found = (port & !63) | free.trailing_zeros() as u16;
+                return (found <= last).then_some(found);
+            }
+            // Next word, unless this was the last one in range.
+            port = (port | 63).checked_add(1).filter(|p| *p <= last)?;
+        }
+    }
+
     /// Clears the bit; false if it was not set.
     fn clear(&mut self, port: u16) -> bool {
         match self.word(port) {
@@ -98,16 +118,15 @@ impl Ports {
             self.used += 1;
             return Ok(port);
         }
-        let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
-        for _ in 0..span {
-            let candidate = self.next_ephemeral;
-            self.next_ephemeral = candidate.checked_add(1).unwrap_or(EPHEMERAL_FIRST);
-            if map.set(candidate) {
-                self.used += 1;
-                return Ok(candidate);
-            }
-        }
-        Err(NdiError::NoResources)
+        // From the last one handed out round the range: a word at a time.
+        let found = map
+            .first_clear(self.next_ephemeral, u16::MAX)
+            .or_else(|| map.first_clear(EPHEMERAL_FIRST, u16::MAX))
+            .ok_or(NdiError::NoResources)?;
+        let _ = map.set(found);
+        self.used += 1;
+        self.next_ephemeral = found.checked_add(1).unwrap_or(EPHEMERAL_FIRST);
+        Ok(found)
     }
 
     /// Releases a reservation (nothing if it was not held).
@@ -143,6 +162,21 @@ mod tests {
         assert_eq!(p.reserve(0, PortSpace::Tcp, 7000, true), Ok(7000));
         // Port 65535 is a port like any other.
         assert_eq!(p.reserve(0, PortSpace::Tcp, u16::MAX, true), Ok(u16::MAX));
+    }
+
+    #[test]
+    fn the_first_clear_bit_is_found_across_words_and_within_bounds() {
+        let mut b = Bitmap::new().unwrap();
+        for p in 100..=300 {
+            b.set(p);
+        }
+        assert_eq!(b.first_clear(100, u16::MAX), Some(301));
+        assert_eq!(b.first_clear(0, u16::MAX), Some(0));
+        assert_eq!(b.first_clear(150, 300), None);
+        assert_eq!(b.first_clear(150, 301), Some(301));
+        b.set(u16::MAX);
+        assert_eq!(b.first_clear(u16::MAX, u16::MAX), None);
+        assert_eq!(b.first_clear(u16::MAX - 1, u16::MAX), Some(u16::MAX - 1));
     }
 
     #[test]
