@@ -152,11 +152,17 @@ fn listen_serves_cmtime(tag: &str, port: u16, connections: usize) {
         duration: Some(45.0),
         capture: Some(capture.clone()),
     };
-    let listener = std::thread::spawn(move || ndcm::listen::run(&args));
+    // The command runs for a fixed time, so it starts once the guest is up (its boot time
+    // varies with the machine's load: started before the boot, the command could end
+    // while the client was still connecting). It binds the tunnel and listens within
+    // milliseconds; the guest goes a second later. (Probing the port by binding it
+    // could take it from the command.)
     assert!(
         guest.ready("cli_listening", Duration::from_secs(180)),
         "the guest never came up"
     );
+    let listener = std::thread::spawn(move || ndcm::listen::run(&args));
+    std::thread::sleep(Duration::from_secs(1));
     guest.go("cli_listening");
     let client = guest.done("cli_client", Duration::from_secs(120));
     let status = listener.join().expect("ndcm listen thread");

@@ -48,7 +48,11 @@ pub fn run(args: &ListenArgs) -> ExitCode {
         remote: args.remote,
         ip: args.ip,
         mac: None,
-        outstanding: 8,
+        // A MAD the CM sends while no MAD_GET_OUTBOUND is pended is dropped
+        // and costs a retry timeout (seconds with Linux's REQ timeouts): a
+        // client opening many connections at once gets as many REPs in a
+        // burst, so keep enough pended for a burst.
+        outstanding: 32,
         port: 1,
         capture: args.capture.clone(),
         duration: args.duration,
