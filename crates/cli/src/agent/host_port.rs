@@ -13,13 +13,14 @@ use ndcm_cm::platform::{Duration, Instant};
 use ndcm_cm::{CepManager, Cid, MadAddress, ManagerConfig, Outgoing, Output};
 use ndcm_host::device::{Device as HostDriver, EventSink, HostCm};
 use ndcm_host::irql::callback_scope;
+use ndcm_host::ndi_port::ca_guid;
 use ndcm_host::sys::Callback;
 use ndcm_host::{HostPlatform, Irql, StdSys};
 use ndcm_ndi::NdiError;
 use ndcm_ndi::QueueOwner;
 use ndcm_ndi::abi::NdcmMadAddress;
 use ndcm_ndi::cm_adapter::ManagerPort;
-use ndcm_ndi::cm_port::{AcceptSpec, AdapterInfo, CmPort, ConnectSpec, ListenSpec};
+use ndcm_ndi::cm_port::{AcceptSpec, AdapterInfo, CmPort, ConnectSpec, IpAddr, ListenSpec};
 use ndcm_ndi::mad_envelope::outbound_envelope;
 use ndcm_wire::Gid;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,6 +50,25 @@ impl MadPortCm {
     }
 }
 
+/// The CM configuration of a device with `adapters`: its CA GUID comes
+/// from its first address (`ndcm_host::ndi_port::ca_guid`), so two agents
+/// never share one — a listener serving several `ndcm connect` processes
+/// would otherwise take their first REQs, which carry equal comm IDs, for
+/// one REQ retransmitted (spec/CM.md §8).
+fn manager_config(adapters: &[AdapterInfo]) -> ManagerConfig {
+    let gid = adapters
+        .first()
+        .and_then(|a| a.addresses.first())
+        .map(|addr| match addr {
+            IpAddr::V4(a) => Gid::from_ipv4_octets(*a).0,
+            IpAddr::V6(a) => *a,
+        });
+    ManagerConfig {
+        ca_guid: ca_guid(gid.as_slice()),
+        ..ManagerConfig::default()
+    }
+}
+
 /// A device on `platform` with `adapters`, its CM sending from HCA port
 /// `local_port`, its MADs bound to its own MAD-port queue.
 pub fn mad_port_device(
@@ -56,7 +76,7 @@ pub fn mad_port_device(
     adapters: Vec<AdapterInfo>,
     local_port: u8,
 ) -> Arc<MadPortDevice> {
-    let manager = CepManager::new(platform.clone(), ManagerConfig::default());
+    let manager = CepManager::new(platform.clone(), manager_config(&adapters));
     let cm = MadPortCm {
         port: ManagerPort::new(manager, local_port),
         unclaimed: AtomicU64::new(0),
@@ -204,5 +224,34 @@ impl Drop for TimerPump {
             // A panic on the timer thread was already reported there.
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adapter(addr: IpAddr) -> AdapterInfo {
+        AdapterInfo {
+            addresses: vec![addr],
+            max_inbound_read_limit: 16,
+            max_outbound_read_limit: 16,
+            max_qp_depth: 1024,
+            max_sge: 4,
+            max_inline: 64,
+        }
+    }
+
+    #[test]
+    fn agents_on_different_addresses_have_different_ca_guids() {
+        let a = manager_config(&[adapter(IpAddr::V4([10, 88, 0, 1]))]).ca_guid;
+        let b = manager_config(&[adapter(IpAddr::V4([10, 88, 0, 2]))]).ca_guid;
+        let mut v6 = [0u8; 16];
+        v6[0] = 0xfd;
+        v6[15] = 2;
+        let c = manager_config(&[adapter(IpAddr::V6(v6))]).ca_guid;
+        assert_ne!(a, b);
+        assert_ne!(b, c);
+        assert_ne!(a, ManagerConfig::default().ca_guid);
     }
 }
