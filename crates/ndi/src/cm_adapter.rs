@@ -21,9 +21,10 @@ use crate::cm_port::{
     AcceptSpec, CmEvent, CmPort, ConnectSpec, IpAddr, IpEndpoint, ListenSpec, PortSpace, ReqInfo,
 };
 use crate::requests::QueueOwner;
-use alloc::collections::BTreeSet;
+use alloc::collections::BinaryHeap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::cmp::Reverse;
 use core::sync::atomic::{AtomicBool, Ordering};
 use ndcm_cm::platform::{Duration, Instant, Platform, QueuedSpinLock};
 use ndcm_cm::{
@@ -173,43 +174,107 @@ impl Owners {
     }
 }
 
-/// The armed timers, by deadline. Outputs of different calls are
-/// performed on different threads, so their timer operations arrive here
-/// out of order: each arming is kept as its own entry and a Cancel removes
-/// exactly the arming it names (`TimerOp`), never a later one, so no timer
-/// the manager still wants is lost (a CEP in timewait would never be
-/// freed); a Cancel that arrives before its Arm only leaves a stale expiry,
-/// which the manager ignores. Ordered by deadline: the next and the due
-/// ones are found without a scan (thousands of connections set up at once
-/// each have a timer).
+/// The armed timers. Outputs of different calls are performed on
+/// different threads, so their timer operations arrive here out of order;
+/// every arming has an id, ids grow in the manager's order and only a
+/// CID's newest arming matters to the manager (`TimerOp`). So per CID index
+/// this keeps the newest arming id seen and whether it is still armed: an
+/// older Arm arriving late is superseded, a Cancel removes exactly the
+/// arming it names and never a newer one (a CEP waiting for its timewait
+/// timer is never left without it), and a Cancel arriving before its Arm
+/// makes that Arm dead on arrival. An index is reused only after its CEP is
+/// freed, so the larger id at an index is the newer CEP's.
+///
+/// The deadlines are a min-heap with lazy deletion: dead entries are
+/// dropped when they reach the top, and the heap is compacted when they
+/// outnumber the live ones, so memory follows the live timers.
 #[derive(Default)]
-struct Timers(BTreeSet<(Instant, u32, u64)>);
+struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// By CID index: (CID, newest arming id seen, still armed).
+    newest: Vec<(u32, u64, bool)>,
+    live: usize,
+}
 
 impl Timers {
     fn apply(&mut self, op: TimerOp) {
-        match op {
-            TimerOp::Arm { cid, deadline, id } => {
-                let _ = self.0.insert((deadline, cid.0, id));
+        let (cid, id, arm) = match op {
+            TimerOp::Arm { cid, deadline, id } => (cid, id, Some(deadline)),
+            TimerOp::Cancel { cid, id, .. } => (cid, id, None),
+        };
+        let i = cid.index() as usize;
+        if self.newest.len() <= i {
+            self.newest.resize(i + 1, (0, 0, false));
+        }
+        let Some(slot) = self.newest.get_mut(i) else {
+            return;
+        };
+        let same = slot.0 == cid.0;
+        // Older than what this index has seen: superseded (or a freed
+        // connection's). The same id again: only the Cancel of the live
+        // arming means anything; an Arm whose Cancel came first is dead.
+        if id < slot.1 || (id == slot.1 && !(same && slot.2 && arm.is_none())) {
+            return;
+        }
+        let was_live = same && slot.2;
+        match arm {
+            Some(deadline) => {
+                *slot = (cid.0, id, true);
+                self.heap.push(Reverse((deadline, cid.0, id)));
+                if !was_live {
+                    self.live += 1;
+                }
             }
-            TimerOp::Cancel { cid, deadline, id } => {
-                let _ = self.0.remove(&(deadline, cid.0, id));
+            None => {
+                *slot = (cid.0, id, false);
+                if was_live {
+                    self.live -= 1;
+                }
             }
+        }
+        if self.heap.len() > 2 * self.live + 64 {
+            let newest = &self.newest;
+            self.heap.retain(|Reverse(e)| is_live(newest, *e));
+        }
+    }
+
+    /// Drops dead entries from the top.
+    fn prune(&mut self) {
+        while let Some(Reverse(top)) = self.heap.peek() {
+            if is_live(&self.newest, *top) {
+                return;
+            }
+            let _ = self.heap.pop();
         }
     }
 
     /// Removes and returns one CID whose deadline is at or before `now`.
     fn pop_due(&mut self, now: Instant) -> Option<u32> {
-        let (deadline, cid, _) = self.0.first().copied()?;
+        self.prune();
+        let Reverse((deadline, cid, _)) = *self.heap.peek()?;
         if deadline > now {
             return None;
         }
-        let _ = self.0.pop_first();
+        let _ = self.heap.pop();
+        // Fired: this arming is used up.
+        if let Some(slot) = self.newest.get_mut(Cid(cid).index() as usize) {
+            slot.2 = false;
+        }
+        self.live = self.live.saturating_sub(1);
         Some(cid)
     }
 
-    fn next(&self) -> Option<Instant> {
-        self.0.first().map(|(d, _, _)| *d)
+    fn next(&mut self) -> Option<Instant> {
+        self.prune();
+        self.heap.peek().map(|Reverse((d, _, _))| *d)
     }
+}
+
+/// True when `(deadline, cid, id)` is its CID's newest arming, still armed.
+fn is_live(newest: &[(u32, u64, bool)], (_, cid, id): (Instant, u32, u64)) -> bool {
+    newest
+        .get(Cid(cid).index() as usize)
+        .is_some_and(|s| *s == (cid, id, true))
 }
 
 /// Moves everything in `from` to the end of `to`.
@@ -649,19 +714,18 @@ mod tests {
     }
 
     #[test]
-    fn due_timers_come_out_in_deadline_order() {
+    fn due_timers_come_out_in_deadline_order_and_once() {
         let mut t = Timers::default();
         t.apply(arm(7, 300, 1));
         t.apply(arm(9, 200, 2));
-        t.apply(arm(7, 100, 3));
-        assert_eq!(t.next(), Some(Instant(100)));
-        assert_eq!(t.pop_due(Instant(99)), None);
-        assert_eq!(t.pop_due(Instant(250)), Some(7));
+        assert_eq!(t.next(), Some(Instant(200)));
+        assert_eq!(t.pop_due(Instant(199)), None);
         assert_eq!(t.pop_due(Instant(250)), Some(9));
         assert_eq!(t.pop_due(Instant(250)), None);
-        // The re-armed CID's first arming was never cancelled: a stale
-        // expiry, which the manager ignores.
+        // Re-armed earlier: only the newest arming of a CID counts.
+        t.apply(arm(7, 100, 3));
         assert_eq!(t.pop_due(Instant(1000)), Some(7));
+        assert_eq!(t.pop_due(Instant(1000)), None);
         assert_eq!(t.next(), None);
     }
 
@@ -677,11 +741,37 @@ mod tests {
         t.apply(arm(7, 500, 3));
         t.apply(cancel(7, 100, 2));
         assert_eq!(t.next(), Some(Instant(500)));
-        // A Cancel applied before its own Arm leaves a stale expiry only.
+        // An older Arm arriving late is superseded.
+        t.apply(arm(7, 50, 2));
+        assert_eq!(t.next(), Some(Instant(500)));
+        // A Cancel applied before its own Arm: the Arm is dead on arrival.
         t.apply(cancel(9, 200, 4));
         t.apply(arm(9, 200, 4));
-        assert_eq!(t.pop_due(Instant(1000)), Some(9));
         assert_eq!(t.pop_due(Instant(1000)), Some(7));
+        assert_eq!(t.pop_due(Instant(1000)), None);
+    }
+
+    #[test]
+    fn a_reused_index_belongs_to_the_newer_connection() {
+        let mut t = Timers::default();
+        let (old, new) = (0x0100_0005, 0x0200_0005);
+        t.apply(arm(new, 400, 10));
+        // The freed connection's late operations change nothing.
+        t.apply(arm(old, 100, 4));
+        t.apply(cancel(old, 100, 5));
+        assert_eq!(t.next(), Some(Instant(400)));
+        assert_eq!(t.pop_due(Instant(400)), Some(new));
+    }
+
+    #[test]
+    fn dead_entries_do_not_pile_up() {
+        let mut t = Timers::default();
+        for id in 1..10_000u64 {
+            let cid = (id % 100) as u32 + 1;
+            t.apply(arm(cid, 1_000_000 + id, id));
+            t.apply(cancel(cid, 1_000_000 + id, id));
+        }
+        assert!(t.heap.len() <= 64 + 2 * t.live, "{} entries", t.heap.len());
         assert_eq!(t.next(), None);
     }
 }
