@@ -20,7 +20,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ptr;
 
-use ndcm_cm::platform::Instant;
+use ndcm_cm::platform::{Instant, Platform};
 use ndcm_cm::{CepManager, ManagerConfig, Outgoing};
 use ndcm_ndi::abi::codes::NDCM_DEVICE_TYPE;
 use ndcm_ndi::cm_adapter::ManagerPort;
@@ -305,9 +305,28 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
     Ok(device)
 }
 
+/// The CA GUID this node's CM puts in its messages. A peer takes a REQ for a
+/// retransmission when its (Local Comm ID, Local CA GUID) is already known
+/// (spec/CM.md §2, §8), and every ndcm node numbers its comm IDs alike, so
+/// two nodes must not share one. There is no HCA node GUID here (the MAD
+/// agent carries the MADs), so the device draws one when it is created:
+/// the interrupt time (since boot, in 100 ns steps) and the device object's
+/// address, mixed by the splitmix64 finaliser; it stays for the device's
+/// lifetime.
+fn local_ca_guid(device: WDFDEVICE) -> u64 {
+    let mut x = KmdfPlatform.now().0 ^ (device as usize as u64).rotate_left(32);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (x ^ (x >> 31)).max(1)
+}
+
 impl DeviceState {
     fn new(device: WDFDEVICE, timer: CmTimer) -> Result<alloc::boxed::Box<Self>, NTSTATUS> {
-        let manager = CepManager::new(KmdfPlatform, ManagerConfig::default());
+        let config = ManagerConfig {
+            ca_guid: local_ca_guid(device),
+            ..ManagerConfig::default()
+        };
+        let manager = CepManager::new(KmdfPlatform, config);
         let cm = ManagerPort::new(manager, LOCAL_PORT);
         // No hardware adapter yet: the MAD agent (`ndcm agent`) carries the
         // MADs, so the device exposes no RDMA adapter to OPEN_ADAPTER.
