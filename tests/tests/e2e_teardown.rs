@@ -247,3 +247,45 @@ fn the_audit_catches_an_instance_left_open() {
     std::mem::forget(s.client);
     net.finish();
 }
+
+#[test]
+fn closing_a_listener_refuses_the_request_it_holds_untaken() {
+    // A REQ parked in the listener's backlog (no GetConnectionRequest yet)
+    // when the listener's process closes: nobody can take it, so it is
+    // refused (REJ 28, CM.md §9 LISTEN row; NDI.md §9.3) and the client's
+    // Connect completes CONNECTION_REFUSED; nothing is left behind.
+    let net = Net::new();
+    net.world.fabric().record();
+    let server = net.server();
+    let client = net.client();
+    let (_, port) = server.listen(server.adapter(), 6100);
+    let a = client.adapter();
+    let (conn, qp) = (client.connection(a), client.qp(a));
+    let connect = pending(client.connect(conn, qp, CLIENT_IP, SERVER_IP, port, b"req"));
+    net.deliver();
+    assert_eq!(net.poll(&client, connect), None, "the REQ waits untaken");
+    server.close();
+    net.deliver();
+    assert_eq!(net.status(&client, connect), NtStatus::CONNECTION_REFUSED);
+    assert_eq!(net.messages(), vec![(1, "REQ"), (2, "REJ")]);
+    client.close();
+    net.finish();
+}
+
+#[test]
+fn a_request_reaching_a_listener_closed_meanwhile_is_refused() {
+    // The REQ is on the wire when the listener's process closes: it finds
+    // no listener (REJ 8) and the client's Connect is refused.
+    let net = Net::new();
+    let server = net.server();
+    let client = net.client();
+    let (_, port) = server.listen(server.adapter(), 6200);
+    let a = client.adapter();
+    let (conn, qp) = (client.connection(a), client.qp(a));
+    let connect = pending(client.connect(conn, qp, CLIENT_IP, SERVER_IP, port, b"req"));
+    server.close();
+    net.deliver();
+    assert_eq!(net.status(&client, connect), NtStatus::CONNECTION_REFUSED);
+    client.close();
+    net.finish();
+}
