@@ -277,6 +277,18 @@ fn is_live(newest: &[(u32, u64, bool)], (_, cid, id): (Instant, u32, u64)) -> bo
         .is_some_and(|s| *s == (cid, id, true))
 }
 
+/// A starting PSN (CM.md §5.6: random, 24 bits): the time, the CID and the
+/// QPN mixed by the splitmix64 finaliser, so that successive connections of
+/// one QP start far apart and late packets of an earlier connection do not
+/// fall into the new one's window. Not a secret: the peer learns it from the
+/// REQ or REP anyway.
+fn starting_psn(now: Instant, cid: Cid, qpn: u32) -> u32 {
+    let mut x = now.0 ^ (u64::from(cid.0) << 32) ^ u64::from(qpn);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((x ^ (x >> 31)) & 0x00FF_FFFF) as u32
+}
+
 /// Moves everything in `from` to the end of `to`.
 #[inline]
 fn append(to: &mut Output, from: &mut Output) {
@@ -581,6 +593,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
         params.responder_resources = spec.responder_resources;
         params.initiator_depth = spec.initiator_depth;
         let now = self.now();
+        params.starting_psn = starting_psn(now, cid, spec.qpn);
         self.manager
             .pre_req(owner, cid, &params, now)
             .map_err(cm_error)?;
@@ -594,6 +607,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
         params.responder_resources = spec.responder_resources;
         params.initiator_depth = spec.initiator_depth;
         let now = self.now();
+        params.starting_psn = starting_psn(now, cid, spec.qpn);
         self.manager
             .pre_rep(owner, cid, &params, now)
             .map_err(cm_error)?;
@@ -675,6 +689,20 @@ mod tests {
     use crate::requests::QueueOwner;
     use ndcm_cm::platform::Instant;
     use ndcm_cm::{Cid, TimerOp};
+
+    #[test]
+    fn starting_psns_are_24_bits_and_differ_between_connections() {
+        let psns: alloc::collections::BTreeSet<u32> = (0..1000u64)
+            .map(|i| super::starting_psn(Instant(1_000 * i), Cid(0x0100_0000 | i as u32), 0x100))
+            .collect();
+        assert!(psns.iter().all(|p| *p <= 0x00FF_FFFF));
+        // 1,000 draws from 2^24 values: a few coincidences at most.
+        assert!(psns.len() > 990, "{} distinct", psns.len());
+        // The same QP reconnecting a moment later starts elsewhere.
+        let a = super::starting_psn(Instant(5_000), Cid(0x0100_0001), 0x100);
+        let b = super::starting_psn(Instant(5_100), Cid(0x0200_0001), 0x100);
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn an_owner_is_found_by_its_cid_and_not_by_a_reused_index() {
