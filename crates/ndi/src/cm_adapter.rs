@@ -216,21 +216,15 @@ impl Timers {
         if id < slot.1 || (id == slot.1 && !(same && slot.2 && arm.is_none())) {
             return;
         }
-        let was_live = same && slot.2;
-        match arm {
-            Some(deadline) => {
-                *slot = (cid.0, id, true);
-                self.heap.push(Reverse((deadline, cid.0, id)));
-                if !was_live {
-                    self.live += 1;
-                }
-            }
-            None => {
-                *slot = (cid.0, id, false);
-                if was_live {
-                    self.live -= 1;
-                }
-            }
+        // This operation replaces the index's newest arming, whoever's it
+        // was: it stops counting as live.
+        if slot.2 {
+            self.live = self.live.saturating_sub(1);
+        }
+        *slot = (cid.0, id, arm.is_some());
+        if let Some(deadline) = arm {
+            self.heap.push(Reverse((deadline, cid.0, id)));
+            self.live += 1;
         }
         if self.heap.len() > 2 * self.live + 64 {
             let newest = &self.newest;
@@ -789,6 +783,14 @@ mod tests {
         t.apply(cancel(old, 100, 5));
         assert_eq!(t.next(), Some(Instant(400)));
         assert_eq!(t.pop_due(Instant(400)), Some(new));
+        assert_eq!(t.live, 0);
+        // A connection freed with its timer still armed: the index's next
+        // connection takes over, and the count of live timers stays exact.
+        t.apply(arm(old, 500, 11));
+        t.apply(arm(new, 600, 12));
+        assert_eq!(t.live, 1);
+        assert_eq!(t.pop_due(Instant(1000)), Some(new));
+        assert_eq!((t.live, t.next()), (0, None));
     }
 
     #[test]
