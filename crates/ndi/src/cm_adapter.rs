@@ -377,7 +377,11 @@ impl<P: Platform> ManagerPort<P> {
                 return;
             }
             let round = self.tables.with(|t| {
-                append(&mut out, &mut t.pending);
+                if out.is_empty() {
+                    core::mem::swap(&mut out, &mut t.pending);
+                } else {
+                    append(&mut out, &mut t.pending);
+                }
                 self.parked.store(false, Ordering::Relaxed);
                 // In any order: see `Timers`.
                 out.timers.drain(..).for_each(|op| t.timers.apply(op));

@@ -23,7 +23,7 @@
 //!   CONNECTION_INVALID.
 
 use super::input::{self, Output};
-use super::{Ndi, Reply};
+use super::{Ndi, Out, Reply};
 use crate::NdiError;
 use crate::abi::*;
 use crate::cm_port::{CmPort, IpAddr, IpEndpoint};
@@ -98,7 +98,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             local: abi_address(&local),
             remote: abi_address(&remote),
         };
-        Ok(Reply::Done(NtStatus::SUCCESS, out.to_bytes().to_vec()))
+        Ok(Reply::Done(NtStatus::SUCCESS, Out::bytes(&out.to_bytes())))
     }
 }
 

@@ -2,7 +2,7 @@
 //! REJ_CM (§5.11), including the atomic QP binding of §8 (S2, S3).
 
 use super::input::{self, Output};
-use super::{Ndi, Reply, Work};
+use super::{Ndi, Out, Reply, Work};
 use crate::NdiError;
 use crate::abi::*;
 use crate::cm_port::{AcceptSpec, CmPort, ConnectSpec};
@@ -168,7 +168,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         if let Err(status) = self.pend(&conn.queue, slot, info) {
             conn.outstanding_req = false;
             self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
-            return Ok(Reply::Done(status, alloc::vec::Vec::new()));
+            return Ok(Reply::Done(status, Out::Empty));
         }
         Ok(Reply::Pended)
     }
@@ -250,7 +250,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 .cm
                 .reject(cid, super::cancel::REJ_CONSUMER, &[], &mut work.fx);
             self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
-            return Ok(Reply::Done(status, alloc::vec::Vec::new()));
+            return Ok(Reply::Done(status, Out::Empty));
         }
         Ok(Reply::Pended)
     }

@@ -2,7 +2,7 @@
 //! CANCEL_CM_IRPS (§5.14).
 
 use super::input::{self, Output};
-use super::{Ndi, Reply, Work};
+use super::{Ndi, Out, Reply, Work};
 use crate::NdiError;
 use crate::abi::*;
 use crate::cm_port::CmPort;
@@ -48,7 +48,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                     // the CM, the QP is flushed now (cancel action).
                     conn.outstanding_dreq = false;
                     self.cancel_action(st, i.handle, info, work);
-                    return Ok(Reply::Done(status, alloc::vec::Vec::new()));
+                    return Ok(Reply::Done(status, Out::Empty));
                 }
                 Ok(Reply::Pended)
             }
@@ -88,7 +88,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 };
                 match self.pend(&conn.queue, slot, info) {
                     Ok(()) => Ok(Reply::Pended),
-                    Err(status) => Ok(Reply::Done(status, alloc::vec::Vec::new())),
+                    Err(status) => Ok(Reply::Done(status, Out::Empty)),
                 }
             }
             (ConnState::DreqRcvd, _) => Ok(Reply::ok()),

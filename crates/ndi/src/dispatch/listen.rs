@@ -1,7 +1,7 @@
 //! The passive side's entry: LISTEN_CM (§5.8) and GET_REQ_CM (§5.9).
 
 use super::input::{self, Output};
-use super::{Ndi, Reply, Work};
+use super::{Ndi, Out, Reply, Work};
 use crate::NdiError;
 use crate::abi::*;
 use crate::cm_port::{CmPort, ListenSpec};
@@ -90,7 +90,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             reserved0: 0,
             reserved1: 0,
         };
-        Ok(Reply::Done(NtStatus::SUCCESS, out.to_bytes().to_vec()))
+        Ok(Reply::Done(NtStatus::SUCCESS, Out::bytes(&out.to_bytes())))
     }
 
     /// Binds an incoming REQ to an IDLE connection: REQ_RCVD with the
@@ -165,7 +165,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         };
         if let Err(status) = self.pend(&listener.queue, slot, info) {
             conn.target_of = None;
-            return Ok(Reply::Done(status, alloc::vec::Vec::new()));
+            return Ok(Reply::Done(status, Out::Empty));
         }
         Ok(Reply::Pended)
     }

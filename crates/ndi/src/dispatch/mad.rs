@@ -4,7 +4,7 @@
 //! agent request is pending is dropped, like a lost packet: the CM retries.
 
 use super::input::{self, Output};
-use super::{Done, Ndi, Reply, Work};
+use super::{Done, Ndi, Out, Reply, Work};
 use crate::NdiError;
 use crate::abi::*;
 use crate::cm_port::CmPort;
@@ -45,7 +45,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 st.mad_outstanding += 1;
                 Ok(Reply::Pended)
             }
-            Err(status) => Ok(Reply::Done(status, Vec::new())),
+            Err(status) => Ok(Reply::Done(status, Out::Empty)),
         }
     }
 

@@ -102,17 +102,68 @@ impl<C: CmPort, R: Requests> Work<C, R> {
     }
 }
 
+/// The output bytes of a request completed in the dispatch routine: the
+/// fixed-size outputs inline (no allocation at DISPATCH_LEVEL for them),
+/// private data on the heap.
+pub(crate) enum Out {
+    /// No output.
+    Empty,
+    /// At most `INLINE` bytes.
+    Inline(usize, [u8; Out::INLINE]),
+    /// Longer output.
+    Heap(Vec<u8>),
+}
+
+impl Out {
+    /// The largest output kept inline (every fixed output structure fits).
+    const INLINE: usize = 64;
+
+    /// `bytes`, inline when they fit.
+    pub(crate) fn bytes(bytes: &[u8]) -> Out {
+        let mut inline = [0u8; Out::INLINE];
+        match inline.get_mut(..bytes.len()) {
+            Some(d) => {
+                d.copy_from_slice(bytes);
+                Out::Inline(bytes.len(), inline)
+            }
+            None => Out::Heap(bytes.to_vec()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Out::Empty => &[],
+            Out::Inline(n, b) => b.get(..*n).unwrap_or(&[]),
+            Out::Heap(v) => v,
+        }
+    }
+}
+
+// Every fixed output the dispatch routine completes with stays inline.
+const _: () = {
+    use crate::abi::{
+        NdcmCreateQpOut, NdcmGetAddressOut, NdcmHandleOut, NdcmListenOut, NdcmModifyQpOut,
+        NdcmOpenAdapterOut,
+    };
+    assert!(NdcmHandleOut::SIZE <= Out::INLINE);
+    assert!(NdcmOpenAdapterOut::SIZE <= Out::INLINE);
+    assert!(NdcmCreateQpOut::SIZE <= Out::INLINE);
+    assert!(NdcmModifyQpOut::SIZE <= Out::INLINE);
+    assert!(NdcmGetAddressOut::SIZE <= Out::INLINE);
+    assert!(NdcmListenOut::SIZE <= Out::INLINE);
+};
+
 /// How an operation answered.
 pub(crate) enum Reply {
     /// Complete now with this status and output bytes.
-    Done(NtStatus, Vec<u8>),
+    Done(NtStatus, Out),
     /// The request was forwarded to a queue.
     Pended,
 }
 
 impl Reply {
     pub(crate) fn ok() -> Reply {
-        Reply::Done(NtStatus::SUCCESS, Vec::new())
+        Reply::Done(NtStatus::SUCCESS, Out::Empty)
     }
 }
 
@@ -221,7 +272,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let answer = match reply {
             Ok(Reply::Pended) => Dispatched::Pending,
             Ok(Reply::Done(status, output)) => self.finish_inline(&mut slot, status, output),
-            Err(e) => self.finish_inline(&mut slot, e.status(), Vec::new()),
+            Err(e) => self.finish_inline(&mut slot, e.status(), Out::Empty),
         };
         // A pended request is gone from the slot; anything left is a bug
         // path that must still complete once.
@@ -236,15 +287,16 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         &self,
         slot: &mut Option<R::Request>,
         status: NtStatus,
-        output: Vec<u8>,
+        output: Out,
     ) -> Dispatched {
         let Some(mut request) = slot.take() else {
             return Dispatched::Pending;
         };
+        let output = output.as_slice();
         let information = if output.is_empty() {
             0
         } else {
-            self.requests.write_output(&mut request, &output)
+            self.requests.write_output(&mut request, output)
         };
         self.requests.complete(request, status, information);
         Dispatched::Complete {

@@ -3,7 +3,7 @@
 //! (§5.2, §9.1) and CEP_GET_PDATA (§5.3).
 
 use super::input::{self, Output};
-use super::{Ndi, Reply, Work};
+use super::{Ndi, Out, Reply, Work};
 use crate::NdiError;
 use crate::abi::*;
 use crate::cm_port::CmPort;
@@ -37,7 +37,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             address_count: u32::try_from(info.addresses.len()).unwrap_or(u32::MAX),
             reserved: 0,
         };
-        Ok(Reply::Done(NtStatus::SUCCESS, out.to_bytes().to_vec()))
+        Ok(Reply::Done(NtStatus::SUCCESS, Out::bytes(&out.to_bytes())))
     }
 
     /// The adapter named by a handle of this file.
@@ -83,7 +83,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             qpn,
             reserved: 0,
         };
-        Ok(Reply::Done(NtStatus::SUCCESS, out.to_bytes().to_vec()))
+        Ok(Reply::Done(NtStatus::SUCCESS, Out::bytes(&out.to_bytes())))
     }
 
     pub(super) fn destroy_qp(
@@ -141,7 +141,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             state: qp_state_code(qp.verbs.state()),
             reserved: 0,
         };
-        Ok(Reply::Done(NtStatus::SUCCESS, out.to_bytes().to_vec()))
+        Ok(Reply::Done(NtStatus::SUCCESS, Out::bytes(&out.to_bytes())))
     }
 
     pub(super) fn create_cep(
@@ -186,7 +186,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             })
         })?;
         let out = NdcmHandleOut { handle };
-        Ok(Reply::Done(NtStatus::SUCCESS, out.to_bytes().to_vec()))
+        Ok(Reply::Done(NtStatus::SUCCESS, Out::bytes(&out.to_bytes())))
     }
 
     pub(super) fn destroy_cep(
@@ -241,7 +241,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         } else {
             NtStatus::SUCCESS
         };
-        Ok(Reply::Done(status, out))
+        Ok(Reply::Done(status, Out::Heap(out)))
     }
 }
 
