@@ -47,6 +47,7 @@ use ndcm_provider::{Adapter, Connector, Device, Listener, Op, Qp, QpConfig, Read
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 type Dev = HostDevice<NdiPort>;
 
@@ -258,9 +259,16 @@ impl<D: Device, W: Drive> Stack<D, W> {
     }
 }
 
+/// QPNs for CM-only lifecycles: a new pair each time, as the dispatcher
+/// numbers QPs (the CM's QPN-keyed tables then see the keys a real stream
+/// of connections gives them), above the 1,000 kept connections' range.
+static NEXT_QPN: AtomicU32 = AtomicU32::new(0);
+
 /// One CM-only lifecycle on two bare managers.
 fn cm_lifecycle(pair: &mut Pair, listener: Cid) {
-    let (a, b) = pair.establish(Some(listener), 0x100, 0x200);
+    let n = NEXT_QPN.fetch_add(2, Ordering::Relaxed) % 0x00E0_0000;
+    let qpn = 0x0020_0000 + n;
+    let (a, b) = pair.establish(Some(listener), qpn, qpn + 1);
     pair.call(Side::A, |m, o, now, out| m.dreq(o, a, &[], now, out).ok());
     pair.drive();
     pair.call(Side::B, |m, o, now, out| m.drep(o, b, &[], now, out).ok());
