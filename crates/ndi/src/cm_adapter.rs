@@ -194,6 +194,8 @@ struct Timers {
     /// By CID index: (CID, newest arming id seen, still armed).
     newest: Vec<(u32, u64, bool)>,
     live: usize,
+    /// The largest id applied.
+    last_id: u64,
 }
 
 impl Timers {
@@ -202,6 +204,7 @@ impl Timers {
             TimerOp::Arm { cid, deadline, id } => (cid, id, Some(deadline)),
             TimerOp::Cancel { cid, id, .. } => (cid, id, None),
         };
+        self.last_id = self.last_id.max(id);
         let i = cid.index() as usize;
         if self.newest.len() <= i {
             self.newest.resize(i + 1, (0, 0, false));
@@ -242,11 +245,12 @@ impl Timers {
         }
     }
 
-    /// Removes and returns one CID whose deadline is at or before `now`.
-    fn pop_due(&mut self, now: Instant) -> Option<u32> {
+    /// Removes and returns one CID whose deadline is at or before `now`,
+    /// armed with an id at most `horizon`.
+    fn pop_due(&mut self, now: Instant, horizon: u64) -> Option<u32> {
         self.prune();
-        let Reverse((deadline, cid, _)) = *self.heap.peek()?;
-        if deadline > now {
+        let Reverse((deadline, cid, id)) = *self.heap.peek()?;
+        if deadline > now || id > horizon {
             return None;
         }
         let _ = self.heap.pop();
@@ -333,14 +337,13 @@ impl<P: Platform> ManagerPort<P> {
         self.process(out);
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer due at `now`, one at a time, allocating nothing
+    /// (this runs in the timer DPC). A timer armed while firing (an id
+    /// above the last one applied before) waits for the next call even if
+    /// it is already due, so the loop ends.
     pub fn fire_timers(&self, now: Instant) {
-        // Taken first, then fired: a timer armed again while firing waits
-        // for the next call even if its deadline is already due.
-        let due: Vec<u32> = self
-            .tables
-            .with(|t| core::iter::from_fn(|| t.timers.pop_due(now)).collect());
-        for cid in due {
+        let horizon = self.tables.with(|t| t.timers.last_id);
+        while let Some(cid) = self.tables.with(|t| t.timers.pop_due(now, horizon)) {
             let mut out = Output::new();
             self.manager.on_timer(Cid(cid), now, &mut out);
             self.process(out);
@@ -745,14 +748,26 @@ mod tests {
         t.apply(arm(7, 300, 1));
         t.apply(arm(9, 200, 2));
         assert_eq!(t.next(), Some(Instant(200)));
-        assert_eq!(t.pop_due(Instant(199)), None);
-        assert_eq!(t.pop_due(Instant(250)), Some(9));
-        assert_eq!(t.pop_due(Instant(250)), None);
+        assert_eq!(t.pop_due(Instant(199), u64::MAX), None);
+        assert_eq!(t.pop_due(Instant(250), u64::MAX), Some(9));
+        assert_eq!(t.pop_due(Instant(250), u64::MAX), None);
         // Re-armed earlier: only the newest arming of a CID counts.
         t.apply(arm(7, 100, 3));
-        assert_eq!(t.pop_due(Instant(1000)), Some(7));
-        assert_eq!(t.pop_due(Instant(1000)), None);
+        assert_eq!(t.pop_due(Instant(1000), u64::MAX), Some(7));
+        assert_eq!(t.pop_due(Instant(1000), u64::MAX), None);
         assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn an_arming_above_the_horizon_waits_for_the_next_call() {
+        let mut t = Timers::default();
+        t.apply(arm(7, 100, 1));
+        let horizon = t.last_id;
+        // Armed while firing, already due.
+        t.apply(arm(9, 50, 2));
+        assert_eq!(t.pop_due(Instant(200), horizon), None);
+        assert_eq!(t.pop_due(Instant(200), t.last_id), Some(9));
+        assert_eq!(t.pop_due(Instant(200), t.last_id), Some(7));
     }
 
     #[test]
@@ -773,8 +788,8 @@ mod tests {
         // A Cancel applied before its own Arm: the Arm is dead on arrival.
         t.apply(cancel(9, 200, 4));
         t.apply(arm(9, 200, 4));
-        assert_eq!(t.pop_due(Instant(1000)), Some(7));
-        assert_eq!(t.pop_due(Instant(1000)), None);
+        assert_eq!(t.pop_due(Instant(1000), u64::MAX), Some(7));
+        assert_eq!(t.pop_due(Instant(1000), u64::MAX), None);
     }
 
     #[test]
@@ -786,14 +801,14 @@ mod tests {
         t.apply(arm(old, 100, 4));
         t.apply(cancel(old, 100, 5));
         assert_eq!(t.next(), Some(Instant(400)));
-        assert_eq!(t.pop_due(Instant(400)), Some(new));
+        assert_eq!(t.pop_due(Instant(400), u64::MAX), Some(new));
         assert_eq!(t.live, 0);
         // A connection freed with its timer still armed: the index's next
         // connection takes over, and the count of live timers stays exact.
         t.apply(arm(old, 500, 11));
         t.apply(arm(new, 600, 12));
         assert_eq!(t.live, 1);
-        assert_eq!(t.pop_due(Instant(1000)), Some(new));
+        assert_eq!(t.pop_due(Instant(1000), u64::MAX), Some(new));
         assert_eq!((t.live, t.next()), (0, None));
     }
 
