@@ -8,23 +8,11 @@
 //! Skipped (with a message) when tshark is not installed, unless
 //! NDCM_REQUIRE_TSHARK=1.
 
+mod tshark_common;
 use ndcm::sim::{SimConfig, capture, run};
 use std::collections::BTreeMap;
 use std::process::Command;
-
-fn tshark_available() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("NDCM_REQUIRE_TSHARK").as_deref() == Ok("1") {
-            panic!("tshark is not installed and NDCM_REQUIRE_TSHARK=1");
-        }
-        println!("SKIPPED: tshark is not installed (set NDCM_REQUIRE_TSHARK=1 to fail instead)");
-    }
-    found
-}
+use tshark_common::tshark_available;
 
 /// Runs the simulator and writes its capture; returns the path and the
 /// number of frames.

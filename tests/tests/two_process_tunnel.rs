@@ -11,9 +11,11 @@
 //! Skipped when tshark is absent unless NDCM_REQUIRE_TSHARK=1 (the frame
 //! exchange itself is checked either way).
 
+mod tshark_common;
 use std::net::UdpSocket;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
+use tshark_common::tshark_available;
 
 const ROLE: &str = "NDCM_TWO_PROCESS_ROLE";
 const ARGS: &str = "NDCM_TWO_PROCESS_ARGS";
@@ -77,20 +79,6 @@ fn child(role: &str, args: &str) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn child")
-}
-
-fn tshark_available() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("NDCM_REQUIRE_TSHARK").as_deref() == Ok("1") {
-            panic!("tshark is not installed and NDCM_REQUIRE_TSHARK=1");
-        }
-        println!("SKIPPED tshark check: tshark is not installed");
-    }
-    found
 }
 
 #[test]

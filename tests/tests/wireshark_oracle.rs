@@ -16,10 +16,12 @@
 #[path = "../../crates/wire/tests/common/arb.rs"]
 mod arb;
 
+mod tshark_common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
+use tshark_common::tshark_available;
 
 use ndcm_wire::cm::{CmMessage, PathRecord};
 use ndcm_wire::ip::{IpPrivateDataHeader, IpServiceId, PortSpace};
@@ -40,20 +42,6 @@ const DISSECTOR_BUG_FIELDS: [&str; 4] = [
     "infiniband.cm.req.alt_flowlabel",
     "infiniband.cm.req.alt_pktrate",
 ];
-
-fn tshark_available() -> bool {
-    let found = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        if std::env::var("NDCM_REQUIRE_TSHARK").as_deref() == Ok("1") {
-            panic!("tshark is not installed and NDCM_REQUIRE_TSHARK=1");
-        }
-        println!("SKIPPED: tshark is not installed (set NDCM_REQUIRE_TSHARK=1 to fail instead)");
-    }
-    found
-}
 
 /// An expected value in the form tshark prints it.
 #[derive(Clone, Debug, PartialEq)]
