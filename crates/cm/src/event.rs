@@ -101,6 +101,9 @@ pub struct Delivery {
     pub(crate) cep: CepRef,
     /// The context given to `config`.
     pub context: u64,
+    /// The CEP's owner, so a consumer that serves many owners routes the
+    /// callback without a table of its own.
+    pub owner: crate::Owner,
 }
 
 impl Delivery {

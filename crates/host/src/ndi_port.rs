@@ -16,11 +16,11 @@ use crate::platform::HostPlatform;
 use crate::sys::{StdSys, Sys};
 use ndcm_cm::cid::Cid;
 use ndcm_cm::platform::{Duration, Instant, Platform};
-use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing, Output, Stats};
+use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing, Stats};
 use ndcm_ndi::NdiError;
 use ndcm_ndi::QueueOwner;
 use ndcm_ndi::abi::NdcmMadAddress;
-use ndcm_ndi::cm_adapter::ManagerPort;
+use ndcm_ndi::cm_adapter::{Deferred, ManagerPort};
 use ndcm_ndi::cm_port::{AcceptSpec, CmPort, ConnectSpec, ListenSpec};
 use ndcm_wire::Gid;
 use std::sync::Arc;
@@ -85,49 +85,74 @@ impl<S: Sys> NdiPort<S> {
 }
 
 impl<S: Sys> CmPort for NdiPort<S> {
-    type Effects = Output;
+    type Effects = Deferred;
     fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
         self.port.create(owner)
     }
     fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
         self.port.adopt(cid, owner)
     }
-    fn listen(&self, cid: Cid, spec: &ListenSpec, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.listen(cid, spec, fx)
+    fn listen(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ListenSpec,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.listen(file, cid, spec, fx)
     }
-    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.connect(cid, spec, fx)
+    fn connect(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ConnectSpec<'_>,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.connect(file, cid, spec, fx)
     }
-    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.accept(cid, spec, fx)
+    fn accept(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &AcceptSpec<'_>,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.accept(file, cid, spec, fx)
     }
-    fn rtu(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.rtu(cid, fx)
+    fn rtu(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
+        self.port.rtu(file, cid, fx)
     }
-    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], fx: &mut Output) -> Result<(), NdiError> {
-        self.port.reject(cid, reason, pdata, fx)
+    fn reject(
+        &self,
+        file: u64,
+        cid: Cid,
+        reason: u16,
+        pdata: &[u8],
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.reject(file, cid, reason, pdata, fx)
     }
-    fn dreq(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.dreq(cid, fx)
+    fn dreq(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
+        self.port.dreq(file, cid, fx)
     }
-    fn drep(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.drep(cid, fx)
+    fn drep(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
+        self.port.drep(file, cid, fx)
     }
-    fn destroy(&self, cid: Cid, fx: &mut Output) {
-        self.port.destroy(cid, fx)
+    fn destroy(&self, file: u64, cid: Cid, fx: &mut Deferred) {
+        self.port.destroy(file, cid, fx)
     }
-    fn timewait(&self, cid: Cid) -> Duration {
-        self.port.timewait(cid)
+    fn timewait(&self, file: u64, cid: Cid) -> Duration {
+        self.port.timewait(file, cid)
     }
     fn submit_mad(
         &self,
         address: &NdcmMadAddress,
         mad: &[u8; 256],
-        fx: &mut Output,
+        fx: &mut Deferred,
     ) -> Result<(), NdiError> {
         self.port.submit_mad(address, mad, fx)
     }
-    fn perform(&self, fx: Output) {
+    fn perform(&self, fx: Deferred) {
         self.port.perform(fx)
     }
 }

@@ -56,32 +56,51 @@ impl CmPort for ScriptedHostCm {
     fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
         self.cm.adopt(cid, owner)
     }
-    fn listen(&self, cid: Cid, spec: &ListenSpec, fx: &mut ()) -> Result<(), NdiError> {
-        self.cm.listen(cid, spec, fx)
+    fn listen(&self, file: u64, cid: Cid, spec: &ListenSpec, fx: &mut ()) -> Result<(), NdiError> {
+        self.cm.listen(file, cid, spec, fx)
     }
-    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, fx: &mut ()) -> Result<(), NdiError> {
-        self.cm.connect(cid, spec, fx)
+    fn connect(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ConnectSpec<'_>,
+        fx: &mut (),
+    ) -> Result<(), NdiError> {
+        self.cm.connect(file, cid, spec, fx)
     }
-    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, fx: &mut ()) -> Result<(), NdiError> {
-        self.cm.accept(cid, spec, fx)
+    fn accept(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &AcceptSpec<'_>,
+        fx: &mut (),
+    ) -> Result<(), NdiError> {
+        self.cm.accept(file, cid, spec, fx)
     }
-    fn rtu(&self, cid: Cid, fx: &mut ()) -> Result<(), NdiError> {
-        self.cm.rtu(cid, fx)
+    fn rtu(&self, file: u64, cid: Cid, fx: &mut ()) -> Result<(), NdiError> {
+        self.cm.rtu(file, cid, fx)
     }
-    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], fx: &mut ()) -> Result<(), NdiError> {
-        self.cm.reject(cid, reason, pdata, fx)
+    fn reject(
+        &self,
+        file: u64,
+        cid: Cid,
+        reason: u16,
+        pdata: &[u8],
+        fx: &mut (),
+    ) -> Result<(), NdiError> {
+        self.cm.reject(file, cid, reason, pdata, fx)
     }
-    fn dreq(&self, cid: Cid, fx: &mut ()) -> Result<(), NdiError> {
-        self.cm.dreq(cid, fx)
+    fn dreq(&self, file: u64, cid: Cid, fx: &mut ()) -> Result<(), NdiError> {
+        self.cm.dreq(file, cid, fx)
     }
-    fn drep(&self, cid: Cid, fx: &mut ()) -> Result<(), NdiError> {
-        self.cm.drep(cid, fx)
+    fn drep(&self, file: u64, cid: Cid, fx: &mut ()) -> Result<(), NdiError> {
+        self.cm.drep(file, cid, fx)
     }
-    fn destroy(&self, cid: Cid, fx: &mut ()) {
-        self.cm.destroy(cid, fx)
+    fn destroy(&self, file: u64, cid: Cid, fx: &mut ()) {
+        self.cm.destroy(file, cid, fx)
     }
-    fn timewait(&self, cid: Cid) -> Duration {
-        self.cm.timewait(cid)
+    fn timewait(&self, file: u64, cid: Cid) -> Duration {
+        self.cm.timewait(file, cid)
     }
     fn submit_mad(
         &self,

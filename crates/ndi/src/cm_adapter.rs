@@ -11,6 +11,11 @@
 //! platform to fire, and hands MADs to send to the MAD sink (the host's
 //! fabric, or `Ndi::deliver_outbound_mad` for the MAD agent IOCTLs).
 //!
+//! Events are routed by what the manager's delivery carries (the CEP's
+//! owner and the context given at `config`), and every call on a
+//! connection names the file that owns it, which the manager checks: the
+//! adapter keeps no owner table of its own.
+//!
 //! It must never call a sink while holding one of its own locks or the
 //! manager lock: every sink call happens in `perform`, after the dispatcher
 //! released the file lock.
@@ -21,6 +26,7 @@ use crate::cm_port::{
     AcceptSpec, CmEvent, CmPort, ConnectSpec, IpAddr, IpEndpoint, ListenSpec, PortSpace, ReqInfo,
 };
 use crate::requests::QueueOwner;
+use alloc::boxed::Box;
 use alloc::collections::BinaryHeap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -28,11 +34,12 @@ use core::cmp::Reverse;
 use core::sync::atomic::{AtomicBool, Ordering};
 use ndcm_cm::platform::{Duration, Instant, Platform, QueuedSpinLock};
 use ndcm_cm::{
-    CepManager, Cid, CmError, CompareData, EventKind, ListenParams, MadAddress, Outgoing, Output,
-    Owner, RepParams, ReqParams, TimerOp,
+    CepManager, Cid, CmError, CompareData, Delivery, EventKind, ListenParams, MadAddress, Outgoing,
+    Output, Owner, RepParams, ReqParams, TimerOp,
 };
 use ndcm_wire::ip::{IpPrivateDataHeader, IpServiceId};
 use ndcm_wire::{CmMessage, Gid, PathRecord};
+use once_cell::race::OnceBox;
 
 /// Where CM events go (normally `Ndi::on_cm_event`).
 pub type EventSink = Arc<dyn Fn(QueueOwner, CmEvent) + Send + Sync>;
@@ -40,11 +47,39 @@ pub type EventSink = Arc<dyn Fn(QueueOwner, CmEvent) + Send + Sync>;
 pub type MadSink = Arc<dyn Fn(&Outgoing) + Send + Sync>;
 
 struct Tables {
-    owners: Owners,
     timers: Timers,
     pending: Output,
-    events: Option<EventSink>,
-    mads: Option<MadSink>,
+    /// Emptied outputs kept with their allocations (a lookaside list), so
+    /// that the sends, timer operations and callbacks of a call need no
+    /// pool allocation at DISPATCH_LEVEL once the adapter is warm.
+    spare: Vec<Output>,
+}
+
+/// How many emptied outputs the adapter keeps.
+const SPARE_OUTPUTS: usize = 16;
+/// An output whose lists grew beyond this many entries (a file closing
+/// with thousands of connections) is freed rather than kept.
+const SPARE_CAPACITY: usize = 64;
+
+/// The effects of NDI calls on the adapter: an output drawn from the
+/// adapter's spare list when a call first produces something, performed
+/// and given back by `perform`. Calls that touch no connection cost
+/// nothing here.
+#[derive(Debug, Default)]
+pub struct Deferred(Option<Output>);
+
+impl From<Output> for Deferred {
+    /// Work produced by a direct call on the manager, to be performed.
+    fn from(out: Output) -> Self {
+        Deferred(Some(out))
+    }
+}
+
+impl Deferred {
+    /// True when no call left anything to perform.
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(Output::is_empty)
+    }
 }
 
 /// The real CM behind NDI.
@@ -56,6 +91,10 @@ pub struct ManagerPort<P: Platform> {
     /// parks work always runs `process` itself afterwards, so a stale
     /// `false` seen by another thread loses nothing.
     parked: AtomicBool,
+    /// The sinks, bound once when the device is built and read without a
+    /// lock or a reference count afterwards.
+    events: OnceBox<EventSink>,
+    mads: OnceBox<MadSink>,
     local_port: u8,
 }
 
@@ -139,39 +178,6 @@ fn req_info(mad: &ndcm_wire::CmMad) -> Option<ReqInfo> {
         initiator_depth: req.initiator_depth,
         private_data: consumer,
     })
-}
-
-/// Who receives each connection's events, by CID index: one slot per CID
-/// index the manager has handed out, so a lookup costs the same with ten
-/// or ten thousand connections. The full CID is kept to tell a reused
-/// index from the connection it belonged to.
-#[derive(Default)]
-struct Owners(Vec<Option<(Cid, QueueOwner)>>);
-
-impl Owners {
-    fn get(&self, cid: Cid) -> Option<QueueOwner> {
-        match self.0.get(cid.index() as usize) {
-            Some(Some((c, owner))) if *c == cid => Some(*owner),
-            _ => None,
-        }
-    }
-
-    fn insert(&mut self, cid: Cid, owner: QueueOwner) -> Option<()> {
-        let i = cid.index() as usize;
-        if self.0.len() <= i {
-            self.0.resize(i + 1, None);
-        }
-        *self.0.get_mut(i)? = Some((cid, owner));
-        Some(())
-    }
-
-    fn remove(&mut self, cid: Cid) -> Option<QueueOwner> {
-        let slot = self.0.get_mut(cid.index() as usize)?;
-        match slot {
-            Some((c, _)) if *c == cid => slot.take().map(|(_, o)| o),
-            _ => None,
-        }
-    }
 }
 
 /// The armed timers. Outputs of different calls are performed on
@@ -300,16 +306,16 @@ impl<P: Platform> ManagerPort<P> {
     /// Adapts `manager`; `local_port` is the HCA port MADs go out of.
     pub fn new(manager: CepManager<P>, local_port: u8) -> Self {
         let tables = manager.platform().new_lock(Tables {
-            owners: Owners::default(),
             timers: Timers::default(),
             pending: Output::new(),
-            events: None,
-            mads: None,
+            spare: Vec::new(),
         });
         ManagerPort {
             manager,
             tables,
             parked: AtomicBool::new(false),
+            events: OnceBox::new(),
+            mads: OnceBox::new(),
             local_port,
         }
     }
@@ -319,19 +325,20 @@ impl<P: Platform> ManagerPort<P> {
         &self.manager
     }
 
-    /// Routes CM events (once, when the device is built).
-    pub fn bind_events(&self, sink: EventSink) {
-        self.tables.with(|t| t.events = Some(sink));
+    /// Routes CM events, once, when the device is built (before any
+    /// connection exists). A second binding is refused: `false`.
+    pub fn bind_events(&self, sink: EventSink) -> bool {
+        self.events.set(Box::new(sink)).is_ok()
     }
 
-    /// Routes MADs to send.
-    pub fn bind_mads(&self, sink: MadSink) {
-        self.tables.with(|t| t.mads = Some(sink));
+    /// Routes MADs to send, once, like `bind_events`.
+    pub fn bind_mads(&self, sink: MadSink) -> bool {
+        self.mads.set(Box::new(sink)).is_ok()
     }
 
     /// A MAD from the wire.
     pub fn receive(&self, from: MadAddress, mad: &[u8]) {
-        let mut out = Output::new();
+        let mut out = self.output();
         self.manager
             .receive(mad, from, self.manager.platform().now(), &mut out);
         self.process(out);
@@ -344,7 +351,7 @@ impl<P: Platform> ManagerPort<P> {
     pub fn fire_timers(&self, now: Instant) {
         let horizon = self.tables.with(|t| t.timers.last_id);
         while let Some(cid) = self.tables.with(|t| t.timers.pop_due(now, horizon)) {
-            let mut out = Output::new();
+            let mut out = self.output();
             self.manager.on_timer(Cid(cid), now, &mut out);
             self.process(out);
         }
@@ -360,98 +367,127 @@ impl<P: Platform> ManagerPort<P> {
         usize::try_from(self.manager.stats().ceps).unwrap_or(usize::MAX)
     }
 
-    fn owner_of(&self, cid: Cid) -> Result<QueueOwner, NdiError> {
-        self.tables
-            .with(|t| t.owners.get(cid))
-            .ok_or(NdiError::InvalidHandle)
-    }
-
     fn now(&self) -> Instant {
         self.manager.platform().now()
     }
 
+    /// An empty output, from the spare list if it has one.
+    fn output(&self) -> Output {
+        self.tables.with(|t| t.spare.pop()).unwrap_or_default()
+    }
+
+    /// The output of `fx`, drawn from the spare list on first use.
+    fn out<'a>(&self, fx: &'a mut Deferred) -> &'a mut Output {
+        fx.0.get_or_insert_with(|| self.output())
+    }
+
+    /// Keeps a performed (empty) output for reuse, unless the list is full
+    /// or the output grew large.
+    fn recycle(&self, out: Output) {
+        let small = out.sends.capacity() <= SPARE_CAPACITY
+            && out.timers.capacity() <= SPARE_CAPACITY
+            && out.deliveries.capacity() <= SPARE_CAPACITY
+            && out.released.capacity() <= SPARE_CAPACITY;
+        if !small || !out.is_empty() {
+            return;
+        }
+        self.tables.with(|t| {
+            if t.spare.len() < SPARE_OUTPUTS {
+                t.spare.push(out);
+            }
+        });
+    }
+
     /// Performs an output: sends, timers, callbacks (which deliver events
-    /// to the sink), until nothing is left. New work produced on the way
-    /// (by callbacks, or parked in `pending` by calls without an output
-    /// parameter) is appended to the same output and performed in turn.
+    /// to the sink), until nothing is left. Callbacks run in the order the
+    /// manager scheduled them; the sends and timers a callback produces
+    /// (and work parked in `pending` by calls without an output parameter)
+    /// are performed before the next callback runs.
     fn process(&self, mut out: Output) {
         loop {
-            if out.is_empty() && !self.parked.load(Ordering::Acquire) {
+            self.flush(&mut out);
+            if out.deliveries.is_empty() {
+                if self.parked.load(Ordering::Acquire) {
+                    continue;
+                }
+                self.recycle(out);
                 return;
             }
-            let round = self.tables.with(|t| {
-                if out.is_empty() {
-                    core::mem::swap(&mut out, &mut t.pending);
-                } else {
-                    append(&mut out, &mut t.pending);
-                }
-                self.parked.store(false, Ordering::Relaxed);
-                // In any order: see `Timers`.
-                out.timers.drain(..).for_each(|op| t.timers.apply(op));
-                // Destroy callbacks: NDI keeps no per-CEP memory to free.
-                out.released.clear();
-                if out.is_empty() {
-                    return None;
-                }
-                // One callback per round, its owner read under this lock.
-                let delivery = (!out.deliveries.is_empty()).then(|| {
-                    let d = out.deliveries.remove(0);
-                    let owner = t.owners.get(d.cid());
-                    (d, owner)
-                });
-                let mads = if out.sends.is_empty() {
-                    None
-                } else {
-                    t.mads.clone()
-                };
-                let events = delivery.as_ref().and_then(|_| t.events.clone());
-                Some((events, mads, delivery))
-            });
-            let Some((events, mads, delivery)) = round else {
-                return;
-            };
-            if let Some(m) = &mads {
-                out.sends.iter().for_each(|s| m(s));
+            let mut batch = core::mem::take(&mut out.deliveries);
+            for d in batch.drain(..) {
+                self.callback(d, &mut out);
+                self.flush(&mut out);
             }
-            out.sends.clear();
-            if let Some((d, owner)) = delivery {
-                self.manager.deliver(d, &mut out, |scope| {
-                    while let Ok(Some(record)) = self.manager.poll(scope) {
-                        let Ok(ev) = self.manager.format_event(scope, &record) else {
-                            continue;
-                        };
-                        let (Some(owner), Some(sink)) = (owner, &events) else {
-                            continue;
-                        };
-                        if let Some(e) = self.translate(owner, &ev) {
-                            sink(owner, e);
-                        }
-                    }
-                });
+            // Keep the allocation for the next callbacks.
+            if out.deliveries.is_empty() {
+                out.deliveries = batch;
             }
         }
     }
 
+    /// Takes in parked work, applies timer operations (under the tables
+    /// lock, only when there is something to do) and sends the MADs.
+    fn flush(&self, out: &mut Output) {
+        if !out.timers.is_empty() || self.parked.load(Ordering::Acquire) {
+            self.tables.with(|t| {
+                if self.parked.swap(false, Ordering::Relaxed) {
+                    append(out, &mut t.pending);
+                }
+                // In any order: see `Timers`.
+                out.timers.drain(..).for_each(|op| t.timers.apply(op));
+            });
+        }
+        // Destroy callbacks: NDI keeps no per-CEP memory to free.
+        out.released.clear();
+        if let Some(send) = self.mads.get() {
+            out.sends.iter().for_each(|s| send(s));
+        }
+        out.sends.clear();
+    }
+
+    /// Runs one scheduled callback: polls the CEP's events and hands each
+    /// to the owner the delivery names (S1: inside the callback, with its
+    /// reference).
+    fn callback(&self, d: Delivery, out: &mut Output) {
+        let owner = QueueOwner {
+            instance: d.owner.0,
+            object: d.context,
+        };
+        let sink = self.events.get();
+        self.manager.deliver(d, out, |scope| {
+            while let Ok(Some(record)) = self.manager.poll(scope) {
+                let Ok(ev) = self.manager.format_event(scope, &record) else {
+                    continue;
+                };
+                if let Some(sink) = sink
+                    && let Some(e) = self.translate(owner, &ev)
+                {
+                    sink(owner, e);
+                }
+            }
+        });
+    }
+
     /// Leaves `out` for the next `process` (calls without an output
     /// parameter; callbacks that create work for another CEP).
-    fn park(&self, t: &mut Tables, out: &mut Output) {
+    fn park(&self, mut out: Output) {
         if out.is_empty() {
             return;
         }
-        append(&mut t.pending, out);
-        self.parked.store(true, Ordering::Release);
+        self.tables.with(|t| {
+            append(&mut t.pending, &mut out);
+            self.parked.store(true, Ordering::Release);
+        });
     }
 
     fn translate(&self, owner: QueueOwner, ev: &ndcm_cm::CmEvent) -> Option<CmEvent> {
         let mad = ev.mad.as_ref();
         Some(match ev.kind {
             EventKind::ReqReceived => {
+                // The new connection belongs to the listener's file (the
+                // manager gave it the listener's owner) until NDI adopts it
+                // for a connector; it has no callbacks before that.
                 let cid = ev.new_cid?;
-                // The new connection belongs to the listener's file until
-                // NDI adopts it for a connector.
-                self.tables.with(|t| {
-                    let _ = t.owners.insert(cid, owner);
-                });
                 match mad.and_then(req_info) {
                     Some(req) => CmEvent::ReqReceived { cid, req },
                     None => {
@@ -460,7 +496,7 @@ impl<P: Platform> ManagerPort<P> {
                         let o = Owner(owner.instance);
                         let _ = self.manager.rej(o, cid, 28, &[], &[], now, &mut out);
                         let _ = self.manager.destroy(o, cid, false, now, &mut out);
-                        self.forget(cid, out);
+                        self.park(out);
                         return None;
                     }
                 }
@@ -497,38 +533,21 @@ impl<P: Platform> ManagerPort<P> {
             _ => return None,
         })
     }
-
-    fn forget(&self, cid: Cid, mut out: Output) {
-        self.tables.with(|t| {
-            let _ = t.owners.remove(cid);
-            self.park(t, &mut out);
-        });
-    }
 }
 
 impl<P: Platform> CmPort for ManagerPort<P> {
-    type Effects = Output;
+    type Effects = Deferred;
 
     fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
-        let cid = self
-            .manager
-            .create(Owner(owner.instance))
-            .map_err(cm_error)?;
+        let o = Owner(owner.instance);
+        let cid = self.manager.create(o).map_err(cm_error)?;
         let mut out = Output::new();
-        if let Err(e) = self
-            .manager
-            .config(Owner(owner.instance), cid, owner.object, &mut out)
-        {
-            let _ = self
-                .manager
-                .destroy(Owner(owner.instance), cid, true, self.now(), &mut out);
-            self.forget(cid, out);
+        if let Err(e) = self.manager.config(o, cid, owner.object, &mut out) {
+            let _ = self.manager.destroy(o, cid, true, self.now(), &mut out);
+            self.park(out);
             return Err(cm_error(e));
         }
-        self.tables.with(|t| {
-            let _ = t.owners.insert(cid, owner);
-            self.park(t, &mut out);
-        });
+        self.park(out);
         Ok(cid)
     }
 
@@ -537,15 +556,17 @@ impl<P: Platform> CmPort for ManagerPort<P> {
         self.manager
             .config(Owner(owner.instance), cid, owner.object, &mut out)
             .map_err(cm_error)?;
-        self.tables.with(|t| {
-            let _ = t.owners.insert(cid, owner);
-            self.park(t, &mut out);
-        });
+        self.park(out);
         Ok(())
     }
 
-    fn listen(&self, cid: Cid, spec: &ListenSpec, _fx: &mut Output) -> Result<(), NdiError> {
-        let owner = self.owner_of(cid)?;
+    fn listen(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ListenSpec,
+        _fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
         // A specific IP listens with compare data "destination IP" (mask
         // 0x04) over the 36-byte header (spec/NDI.md §5.8).
         let compare = spec.ip.map(|ip| {
@@ -569,13 +590,18 @@ impl<P: Platform> CmPort for ManagerPort<P> {
             sidr: false,
         };
         self.manager
-            .listen(Owner(owner.instance), cid, &params)
+            .listen(Owner(file), cid, &params)
             .map(|_| ())
             .map_err(cm_error)
     }
 
-    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
-        let owner = Owner(self.owner_of(cid)?.instance);
+    fn connect(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ConnectSpec<'_>,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
         let header = IpPrivateDataHeader {
             src_port: spec.local.port,
             src_addr: core_ip(&spec.local.addr),
@@ -595,69 +621,85 @@ impl<P: Platform> CmPort for ManagerPort<P> {
         params.initiator_depth = spec.initiator_depth;
         let now = self.now();
         params.starting_psn = starting_psn(now, cid, spec.qpn);
+        let owner = Owner(file);
         self.manager
             .pre_req(owner, cid, &params, now)
             .map_err(cm_error)?;
-        self.manager.send_req(owner, cid, now, fx).map_err(cm_error)
+        self.manager
+            .send_req(owner, cid, now, self.out(fx))
+            .map_err(cm_error)
     }
 
-    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
-        let owner = Owner(self.owner_of(cid)?.instance);
+    fn accept(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &AcceptSpec<'_>,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
         let mut params = RepParams::new(spec.qpn);
         params.private_data = spec.private_data.to_vec();
         params.responder_resources = spec.responder_resources;
         params.initiator_depth = spec.initiator_depth;
         let now = self.now();
         params.starting_psn = starting_psn(now, cid, spec.qpn);
+        let owner = Owner(file);
         self.manager
             .pre_rep(owner, cid, &params, now)
             .map_err(cm_error)?;
-        self.manager.send_rep(owner, cid, now, fx).map_err(cm_error)
-    }
-
-    fn rtu(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        let owner = Owner(self.owner_of(cid)?.instance);
         self.manager
-            .rtu(owner, cid, &[], self.now(), fx)
+            .send_rep(owner, cid, now, self.out(fx))
             .map_err(cm_error)
     }
 
-    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], fx: &mut Output) -> Result<(), NdiError> {
-        let owner = Owner(self.owner_of(cid)?.instance);
+    fn rtu(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
         self.manager
-            .rej(owner, cid, reason, &[], pdata, self.now(), fx)
+            .rtu(Owner(file), cid, &[], self.now(), self.out(fx))
             .map_err(cm_error)
     }
 
-    fn dreq(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        let owner = Owner(self.owner_of(cid)?.instance);
+    fn reject(
+        &self,
+        file: u64,
+        cid: Cid,
+        reason: u16,
+        pdata: &[u8],
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
         self.manager
-            .dreq(owner, cid, &[], self.now(), fx)
+            .rej(
+                Owner(file),
+                cid,
+                reason,
+                &[],
+                pdata,
+                self.now(),
+                self.out(fx),
+            )
             .map_err(cm_error)
     }
 
-    fn drep(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        let owner = Owner(self.owner_of(cid)?.instance);
+    fn dreq(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
         self.manager
-            .drep(owner, cid, &[], self.now(), fx)
+            .dreq(Owner(file), cid, &[], self.now(), self.out(fx))
             .map_err(cm_error)
     }
 
-    fn destroy(&self, cid: Cid, fx: &mut Output) {
-        if let Ok(owner) = self.owner_of(cid) {
-            let _ = self
-                .manager
-                .destroy(Owner(owner.instance), cid, false, self.now(), fx);
-        }
-        self.tables.with(|t| {
-            let _ = t.owners.remove(cid);
-        });
+    fn drep(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
+        self.manager
+            .drep(Owner(file), cid, &[], self.now(), self.out(fx))
+            .map_err(cm_error)
     }
 
-    fn timewait(&self, cid: Cid) -> Duration {
-        self.owner_of(cid)
-            .ok()
-            .and_then(|o| self.manager.get_timewait(Owner(o.instance), cid).ok())
+    fn destroy(&self, file: u64, cid: Cid, fx: &mut Deferred) {
+        let _ = self
+            .manager
+            .destroy(Owner(file), cid, false, self.now(), self.out(fx));
+    }
+
+    fn timewait(&self, file: u64, cid: Cid) -> Duration {
+        self.manager
+            .get_timewait(Owner(file), cid)
             .map_or(Duration::from_millis(1), Duration::from_micros)
     }
 
@@ -665,7 +707,7 @@ impl<P: Platform> CmPort for ManagerPort<P> {
         &self,
         address: &NdcmMadAddress,
         mad: &[u8; 256],
-        fx: &mut Output,
+        fx: &mut Deferred,
     ) -> Result<(), NdiError> {
         // Only CM class MADs (management class 0x07) go to the CM.
         if mad.get(1) != Some(&0x07) {
@@ -675,19 +717,23 @@ impl<P: Platform> CmPort for ManagerPort<P> {
             gid: Gid(address.gid),
             port: address.port,
         };
-        self.manager.receive(mad, from, self.now(), fx);
+        self.manager.receive(mad, from, self.now(), self.out(fx));
         Ok(())
     }
 
-    fn perform(&self, fx: Output) {
-        self.process(fx);
+    fn perform(&self, fx: Deferred) {
+        match fx.0 {
+            Some(out) => self.process(out),
+            // Nothing of this call's, but work parked by another one.
+            None if self.parked.load(Ordering::Acquire) => self.process(Output::new()),
+            None => {}
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Owners, Timers};
-    use crate::requests::QueueOwner;
+    use super::Timers;
     use ndcm_cm::platform::Instant;
     use ndcm_cm::{Cid, TimerOp};
 
@@ -703,27 +749,6 @@ mod tests {
         let a = super::starting_psn(Instant(5_000), Cid(0x0100_0001), 0x100);
         let b = super::starting_psn(Instant(5_100), Cid(0x0200_0001), 0x100);
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn an_owner_is_found_by_its_cid_and_not_by_a_reused_index() {
-        let mut o = Owners::default();
-        let first = Cid(0x0100_0005);
-        let reused = Cid(0x0200_0005);
-        let owner = |object| QueueOwner {
-            instance: 1,
-            object,
-        };
-        assert_eq!(o.insert(first, owner(10)), Some(()));
-        assert_eq!(o.get(first), Some(owner(10)));
-        assert_eq!(o.get(reused), None);
-        assert_eq!(o.remove(reused), None);
-        assert_eq!(o.get(Cid(0x0100_0004)), None);
-        assert_eq!(o.remove(first), Some(owner(10)));
-        assert_eq!(o.get(first), None);
-        assert_eq!(o.insert(reused, owner(11)), Some(()));
-        assert_eq!(o.get(reused), Some(owner(11)));
-        assert_eq!(o.get(first), None);
     }
 
     fn arm(cid: u32, at: u64, id: u64) -> TimerOp {

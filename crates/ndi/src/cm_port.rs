@@ -178,6 +178,11 @@ pub enum CmEvent {
 }
 
 /// The CM operations NDI uses.
+///
+/// Every operation on an existing connection names the file that owns it
+/// (`file`, the `QueueOwner::instance` given at `create`/`adopt`): the CM
+/// checks it on each call, so a handle of one file never reaches another
+/// file's connection (S8), and the CM side keeps no owner table of its own.
 pub trait CmPort: Send + Sync {
     /// Work to run after every NDI lock is released (MAD sends, timers,
     /// event deliveries).
@@ -188,10 +193,17 @@ pub trait CmPort: Send + Sync {
     /// Gives a connection created by a REQ on a listener its owner (config).
     fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError>;
     /// IDLE → LISTEN. Duplicate service → `SharingViolation`.
-    fn listen(&self, cid: Cid, spec: &ListenSpec, fx: &mut Self::Effects) -> Result<(), NdiError>;
+    fn listen(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ListenSpec,
+        fx: &mut Self::Effects,
+    ) -> Result<(), NdiError>;
     /// Resolves the route and sends the REQ.
     fn connect(
         &self,
+        file: u64,
         cid: Cid,
         spec: &ConnectSpec<'_>,
         fx: &mut Self::Effects,
@@ -199,30 +211,31 @@ pub trait CmPort: Send + Sync {
     /// Sends the REP.
     fn accept(
         &self,
+        file: u64,
         cid: Cid,
         spec: &AcceptSpec<'_>,
         fx: &mut Self::Effects,
     ) -> Result<(), NdiError>;
     /// Sends the RTU.
-    fn rtu(&self, cid: Cid, fx: &mut Self::Effects) -> Result<(), NdiError>;
+    fn rtu(&self, file: u64, cid: Cid, fx: &mut Self::Effects) -> Result<(), NdiError>;
     /// Sends a REJ.
     fn reject(
         &self,
+        file: u64,
         cid: Cid,
         reason: u16,
         private_data: &[u8],
         fx: &mut Self::Effects,
     ) -> Result<(), NdiError>;
     /// Sends a DREQ.
-    fn dreq(&self, cid: Cid, fx: &mut Self::Effects) -> Result<(), NdiError>;
+    fn dreq(&self, file: u64, cid: Cid, fx: &mut Self::Effects) -> Result<(), NdiError>;
     /// Sends a DREP.
-    fn drep(&self, cid: Cid, fx: &mut Self::Effects) -> Result<(), NdiError>;
+    fn drep(&self, file: u64, cid: Cid, fx: &mut Self::Effects) -> Result<(), NdiError>;
     /// Destroys the connection, aborting by state (REJ, DREQ or DREP).
-    /// No event is delivered to its owner afterwards except TimewaitExit,
-    /// which NDI ignores.
-    fn destroy(&self, cid: Cid, fx: &mut Self::Effects);
+    /// No event is delivered to its owner afterwards.
+    fn destroy(&self, file: u64, cid: Cid, fx: &mut Self::Effects);
     /// The connection's timewait (positive).
-    fn timewait(&self, cid: Cid) -> Duration;
+    fn timewait(&self, file: u64, cid: Cid) -> Duration;
     /// A MAD received by the MAD agent.
     fn submit_mad(
         &self,

@@ -6,7 +6,6 @@ use crate::cm_port::{IpEndpoint, PortSpace, ReqInfo};
 use crate::handle::{HandleKind, HandleTable};
 use crate::requests::Requests;
 use alloc::collections::VecDeque;
-use alloc::vec::Vec;
 use ndcm_cm::cid::Cid;
 use ndcm_cm::platform::Instant;
 use ndcm_cm::qp::{CidSlot, SoftQp};
@@ -61,15 +60,43 @@ pub struct QpBinding {
     pub qp: u64,
 }
 
-/// Private data of the last message received (spec §5.3).
-#[derive(Clone, Debug, Default)]
+/// Private data of the last message received (spec §5.3), kept inline:
+/// the largest (REP, 196 bytes) fits, so an event stores it without a pool
+/// allocation at DISPATCH_LEVEL.
+#[derive(Clone, Debug)]
 pub struct ReceivedPdata {
     /// The peer's responder resources (our inbound view).
     pub inbound: u32,
     /// The peer's initiator depth.
     pub outbound: u32,
+    len: u8,
+    data: [u8; ReceivedPdata::MAX],
+}
+
+impl ReceivedPdata {
+    /// The longest private data of a CM message (REP).
+    pub const MAX: usize = 196;
+
+    /// `data` (cut at `MAX` bytes) with the peer's read limits.
+    pub fn new(inbound: u32, outbound: u32, data: &[u8]) -> Self {
+        let mut p = ReceivedPdata {
+            inbound,
+            outbound,
+            len: 0,
+            data: [0; ReceivedPdata::MAX],
+        };
+        let n = data.len().min(ReceivedPdata::MAX);
+        if let (Some(to), Some(from)) = (p.data.get_mut(..n), data.get(..n)) {
+            to.copy_from_slice(from);
+            p.len = n as u8;
+        }
+        p
+    }
+
     /// The bytes.
-    pub data: Vec<u8>,
+    pub fn bytes(&self) -> &[u8] {
+        self.data.get(..usize::from(self.len)).unwrap_or(&[])
+    }
 }
 
 /// One connection (connector).
@@ -164,6 +191,9 @@ pub struct Adapter {
 
 /// Everything an open file owns, under its lock.
 pub struct FileState<R: Requests> {
+    /// The file's id: `QueueOwner::instance` of its objects, and the owner
+    /// the CM checks on every call for its connections.
+    pub id: u64,
     /// Set at cleanup: new requests complete with CANCELLED.
     pub closing: bool,
     /// Adapters.
@@ -181,9 +211,10 @@ pub struct FileState<R: Requests> {
 }
 
 impl<R: Requests> FileState<R> {
-    /// An empty file with handle salt `salt`.
-    pub fn new(salt: u16) -> Self {
+    /// An empty file `id` with handle salt `salt`.
+    pub fn new(id: u64, salt: u16) -> Self {
         FileState {
+            id,
             closing: false,
             adapters: HandleTable::new(HandleKind::Adapter, salt),
             qps: HandleTable::new(HandleKind::Qp, salt),

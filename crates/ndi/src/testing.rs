@@ -46,11 +46,25 @@ struct CmState {
     live: BTreeSet<u32>,
     listens: BTreeSet<(u32, PortSpace, u16)>,
     listen_of: BTreeMap<u32, (u32, PortSpace, u16)>,
+    /// The file owning each CID created or adopted (incoming CIDs have
+    /// none until adopted).
+    owners: BTreeMap<u32, u64>,
     fail_connect: Option<NdiError>,
 }
 
-/// A CM that records calls, keeps a set of live CIDs (for leak checks) and
-/// can be told to fail the next connect.
+impl CmState {
+    /// The real CM's owner check: a CID owned by another file is not found.
+    fn check(&self, file: u64, cid: Cid) -> Result<(), NdiError> {
+        match self.owners.get(&cid.0) {
+            Some(&f) if f != file => Err(NdiError::InvalidHandle),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A CM that records calls, keeps a set of live CIDs (for leak checks),
+/// refuses calls naming a file that does not own the CID (as the real CM
+/// does) and can be told to fail the next connect.
 pub struct ScriptedCm {
     state: SpinLock<CmState>,
 }
@@ -86,8 +100,12 @@ impl ScriptedCm {
             Cid(s.next)
         })
     }
-    fn record(&self, call: CmCall) {
-        self.state.with(|s| s.calls.push(call));
+    fn record(&self, file: u64, cid: Cid, call: CmCall) -> Result<(), NdiError> {
+        self.state.with(|s| {
+            s.check(file, cid)?;
+            s.calls.push(call);
+            Ok(())
+        })
     }
 }
 
@@ -97,16 +115,19 @@ impl CmPort for ScriptedCm {
         self.state.with(|s| {
             s.next += 1;
             let _ = s.live.insert(s.next);
+            let _ = s.owners.insert(s.next, owner.instance);
             s.calls.push(CmCall::Create(Cid(s.next), owner));
             Ok(Cid(s.next))
         })
     }
     fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
-        self.record(CmCall::Adopt(cid, owner));
+        self.record(owner.instance, cid, CmCall::Adopt(cid, owner))?;
+        self.state.with(|s| s.owners.insert(cid.0, owner.instance));
         Ok(())
     }
-    fn listen(&self, cid: Cid, spec: &ListenSpec, _: &mut ()) -> Result<(), NdiError> {
+    fn listen(&self, file: u64, cid: Cid, spec: &ListenSpec, _: &mut ()) -> Result<(), NdiError> {
         self.state.with(|s| {
+            s.check(file, cid)?;
             let key = (spec.adapter, spec.space, spec.port);
             if !s.listens.insert(key) {
                 return Err(NdiError::SharingViolation);
@@ -116,8 +137,15 @@ impl CmPort for ScriptedCm {
             Ok(())
         })
     }
-    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, _: &mut ()) -> Result<(), NdiError> {
+    fn connect(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ConnectSpec<'_>,
+        _: &mut (),
+    ) -> Result<(), NdiError> {
         self.state.with(|s| {
+            s.check(file, cid)?;
             if let Some(e) = s.fail_connect.take() {
                 return Err(e);
             }
@@ -131,42 +159,55 @@ impl CmPort for ScriptedCm {
             Ok(())
         })
     }
-    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, _: &mut ()) -> Result<(), NdiError> {
-        self.record(CmCall::Accept(
+    fn accept(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &AcceptSpec<'_>,
+        _: &mut (),
+    ) -> Result<(), NdiError> {
+        let call = CmCall::Accept(
             cid,
             spec.qpn,
             spec.responder_resources,
             spec.initiator_depth,
             spec.private_data.to_vec(),
-        ));
-        Ok(())
+        );
+        self.record(file, cid, call)
     }
-    fn rtu(&self, cid: Cid, _: &mut ()) -> Result<(), NdiError> {
-        self.record(CmCall::Rtu(cid));
-        Ok(())
+    fn rtu(&self, file: u64, cid: Cid, _: &mut ()) -> Result<(), NdiError> {
+        self.record(file, cid, CmCall::Rtu(cid))
     }
-    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], _: &mut ()) -> Result<(), NdiError> {
-        self.record(CmCall::Reject(cid, reason, pdata.to_vec()));
-        Ok(())
+    fn reject(
+        &self,
+        file: u64,
+        cid: Cid,
+        reason: u16,
+        pdata: &[u8],
+        _: &mut (),
+    ) -> Result<(), NdiError> {
+        self.record(file, cid, CmCall::Reject(cid, reason, pdata.to_vec()))
     }
-    fn dreq(&self, cid: Cid, _: &mut ()) -> Result<(), NdiError> {
-        self.record(CmCall::Dreq(cid));
-        Ok(())
+    fn dreq(&self, file: u64, cid: Cid, _: &mut ()) -> Result<(), NdiError> {
+        self.record(file, cid, CmCall::Dreq(cid))
     }
-    fn drep(&self, cid: Cid, _: &mut ()) -> Result<(), NdiError> {
-        self.record(CmCall::Drep(cid));
-        Ok(())
+    fn drep(&self, file: u64, cid: Cid, _: &mut ()) -> Result<(), NdiError> {
+        self.record(file, cid, CmCall::Drep(cid))
     }
-    fn destroy(&self, cid: Cid, _: &mut ()) {
+    fn destroy(&self, file: u64, cid: Cid, _: &mut ()) {
         self.state.with(|s| {
+            if s.check(file, cid).is_err() {
+                return;
+            }
             let _ = s.live.remove(&cid.0);
+            let _ = s.owners.remove(&cid.0);
             if let Some(key) = s.listen_of.remove(&cid.0) {
                 let _ = s.listens.remove(&key);
             }
             s.calls.push(CmCall::Destroy(cid));
         });
     }
-    fn timewait(&self, _: Cid) -> Duration {
+    fn timewait(&self, _: u64, _: Cid) -> Duration {
         Duration::from_millis(1)
     }
     fn submit_mad(
@@ -179,7 +220,8 @@ impl CmPort for ScriptedCm {
         if mad.get(1) != Some(&0x07) {
             return Err(NdiError::InvalidParameter);
         }
-        self.record(CmCall::Mad(address.port, mad[1]));
+        self.state
+            .with(|s| s.calls.push(CmCall::Mad(address.port, mad[1])));
         Ok(())
     }
     fn perform(&self, _: ()) {}

@@ -7,7 +7,7 @@
 use ndcm_cm::platform::{Platform, TestPlatform};
 use ndcm_cm::{CepManager, Cid, MadAddress, ManagerConfig, Outgoing, Output, Owner};
 use ndcm_ndi::QueueOwner;
-use ndcm_ndi::cm_adapter::ManagerPort;
+use ndcm_ndi::cm_adapter::{Deferred, ManagerPort};
 use ndcm_ndi::cm_port::{
     AcceptSpec, CmEvent, CmPort, ConnectSpec, IpAddr, IpEndpoint, ListenSpec, PortSpace,
 };
@@ -81,19 +81,22 @@ fn rep_sent() -> (Side, Side, Cid, QueueOwner, Cid) {
     let client = side(CLIENT_IP);
     let listener = owner(SERVER_FILE, 0x10);
     let lcid = server.port.create(listener).unwrap();
-    let mut fx = Output::new();
+    let mut fx = Deferred::default();
     let listen = ListenSpec {
         adapter: 0,
         space: PortSpace::Tcp,
         port: PORT,
         ip: None,
     };
-    server.port.listen(lcid, &listen, &mut fx).unwrap();
+    server
+        .port
+        .listen(SERVER_FILE, lcid, &listen, &mut fx)
+        .unwrap();
     server.port.perform(fx);
 
     let connector = owner(CLIENT_FILE, 0x20);
     let ccid = client.port.create(connector).unwrap();
-    let mut fx = Output::new();
+    let mut fx = Deferred::default();
     let connect = ConnectSpec {
         adapter: 0,
         space: PortSpace::Tcp,
@@ -110,7 +113,10 @@ fn rep_sent() -> (Side, Side, Cid, QueueOwner, Cid) {
         initiator_depth: 4,
         private_data: b"req",
     };
-    client.port.connect(ccid, &connect, &mut fx).unwrap();
+    client
+        .port
+        .connect(CLIENT_FILE, ccid, &connect, &mut fx)
+        .unwrap();
     client.port.perform(fx);
     client.send_to(&server);
 
@@ -121,14 +127,17 @@ fn rep_sent() -> (Side, Side, Cid, QueueOwner, Cid) {
     assert_eq!(to, listener);
     let sowner = owner(SERVER_FILE, 0x30);
     server.port.adopt(scid, sowner).unwrap();
-    let mut fx = Output::new();
+    let mut fx = Deferred::default();
     let accept = AcceptSpec {
         qpn: 0x202,
         responder_resources: 4,
         initiator_depth: 4,
         private_data: b"rep",
     };
-    server.port.accept(scid, &accept, &mut fx).unwrap();
+    server
+        .port
+        .accept(SERVER_FILE, scid, &accept, &mut fx)
+        .unwrap();
     server.port.perform(fx);
     server.send_to(&client);
     let got = client.take_events();
@@ -142,8 +151,8 @@ fn rep_sent() -> (Side, Side, Cid, QueueOwner, Cid) {
 #[test]
 fn an_rtu_from_the_peer_is_rtu_received() {
     let (server, client, _scid, sowner, ccid) = rep_sent();
-    let mut fx = Output::new();
-    client.port.rtu(ccid, &mut fx).unwrap();
+    let mut fx = Deferred::default();
+    client.port.rtu(CLIENT_FILE, ccid, &mut fx).unwrap();
     client.port.perform(fx);
     client.send_to(&server);
     assert_eq!(server.take_events(), vec![(sowner, CmEvent::RtuReceived)]);
@@ -162,6 +171,29 @@ fn data_before_the_rtu_is_established_not_an_rtu() {
         .manager()
         .established(Owner(SERVER_FILE), scid, now, &mut out)
         .unwrap();
-    server.port.perform(out);
+    server.port.perform(Deferred::from(out));
     assert_eq!(server.take_events(), vec![(sowner, CmEvent::Established)]);
+}
+
+#[test]
+fn a_call_naming_another_file_is_refused_and_changes_nothing() {
+    // S8: the file named with a CID must own it; the CM checks it on every
+    // call, so a handle confused between files reaches nothing.
+    let (server, client, _scid, sowner, ccid) = rep_sent();
+    let mut fx = Deferred::default();
+    assert_eq!(
+        client.port.rtu(SERVER_FILE, ccid, &mut fx),
+        Err(ndcm_ndi::NdiError::InvalidHandle)
+    );
+    client.port.destroy(SERVER_FILE, ccid, &mut fx);
+    assert_eq!(
+        client.port.timewait(SERVER_FILE, ccid),
+        ndcm_cm::platform::Duration::from_millis(1)
+    );
+    assert!(fx.is_empty(), "nothing sent, armed or delivered: {fx:?}");
+    // The owner's own RTU still goes through.
+    client.port.rtu(CLIENT_FILE, ccid, &mut fx).unwrap();
+    client.port.perform(fx);
+    client.send_to(&server);
+    assert_eq!(server.take_events(), vec![(sowner, CmEvent::RtuReceived)]);
 }

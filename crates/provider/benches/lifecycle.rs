@@ -264,6 +264,20 @@ impl<D: Device, W: Drive> Stack<D, W> {
 /// of connections gives them), above the 1,000 kept connections' range.
 static NEXT_QPN: AtomicU32 = AtomicU32::new(0);
 
+/// Two bare managers, a listener on B and `established` connections kept
+/// open between them.
+fn cm_pair(established: u32) -> (Pair, Cid) {
+    let mut pair = Pair::new();
+    let listener = pair.listen(Side::B, SERVICE);
+    for i in 0..established {
+        let qpn = 0x10_0000 + i;
+        let _ = pair.establish(Some(listener), qpn, qpn);
+        pair.a.events.clear();
+        pair.b.events.clear();
+    }
+    (pair, listener)
+}
+
 /// One CM-only lifecycle on two bare managers.
 fn cm_lifecycle(pair: &mut Pair, listener: Cid) {
     let n = NEXT_QPN.fetch_add(2, Ordering::Relaxed) % 0x00E0_0000;
@@ -334,7 +348,31 @@ fn report_ratio(label: &str, runs: &[&dyn Fn()]) {
     }
 }
 
+/// `NDCM_PROBE=WHAT:N`: N lifecycles and nothing else, no timing, for an
+/// instruction or allocation profiler (callgrind, dhat): WHAT is `lean` or
+/// `cm`, `leanloaded` or `cmloaded` with 1,000 established connections on
+/// each side. Two runs with different N give the cost of one lifecycle
+/// without the set-up: (cost(N2) - cost(N1)) / (N2 - N1).
+fn run_probe(probe: &str) {
+    let (what, n) = probe.split_once(':').expect("NDCM_PROBE=WHAT:N");
+    let n: usize = n.parse().expect("NDCM_PROBE count");
+    let loaded = what.ends_with("loaded");
+    let lean = lean_stack();
+    let _kept = loaded.then(|| lean.connect_many(1000));
+    let (mut pair, listener) = cm_pair(if loaded { 1000 } else { 0 });
+    for _ in 0..n {
+        if what.starts_with("lean") {
+            lean.lifecycle();
+        } else {
+            cm_lifecycle(&mut pair, listener);
+        }
+    }
+}
+
 fn main() {
+    if let Ok(probe) = std::env::var("NDCM_PROBE") {
+        return run_probe(&probe);
+    }
     let mut c = Criterion::default()
         .configure_from_args()
         .warm_up_time(std::time::Duration::from_secs(1))
@@ -346,8 +384,8 @@ fn main() {
     let lean_base = lean.world.live();
     c.bench_function("lean_stack_lifecycle", |b| b.iter(|| lean.lifecycle()));
 
-    let pair = std::cell::RefCell::new(Pair::new());
-    let listener = pair.borrow_mut().listen(Side::B, SERVICE);
+    let (pair, listener) = cm_pair(0);
+    let pair = std::cell::RefCell::new(pair);
     c.bench_function("cm_only_lifecycle", |b| {
         b.iter(|| cm_lifecycle(&mut pair.borrow_mut(), listener))
     });
@@ -375,14 +413,7 @@ fn main() {
 
     let loaded = lean_stack();
     let kept = loaded.connect_many(1000);
-    let mut loaded_pair = Pair::new();
-    let loaded_listener = loaded_pair.listen(Side::B, SERVICE);
-    for i in 0..1000 {
-        let qpn = 0x10_0000 + i;
-        let _ = loaded_pair.establish(Some(loaded_listener), qpn, qpn);
-        loaded_pair.a.events.clear();
-        loaded_pair.b.events.clear();
-    }
+    let (loaded_pair, loaded_listener) = cm_pair(1000);
     let loaded_pair = std::cell::RefCell::new(loaded_pair);
     let lifecycles: [&dyn Fn(); 2] = [&|| loaded.lifecycle(), &|| {
         cm_lifecycle(&mut loaded_pair.borrow_mut(), loaded_listener)

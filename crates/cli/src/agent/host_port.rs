@@ -10,7 +10,7 @@
 //! scope. This module never sends or receives a MAD itself.
 
 use ndcm_cm::platform::{Duration, Instant};
-use ndcm_cm::{CepManager, Cid, MadAddress, ManagerConfig, Outgoing, Output};
+use ndcm_cm::{CepManager, Cid, MadAddress, ManagerConfig, Outgoing};
 use ndcm_host::device::{Device as HostDriver, EventSink, HostCm};
 use ndcm_host::irql::callback_scope;
 use ndcm_host::ndi_port::ca_guid;
@@ -19,7 +19,7 @@ use ndcm_host::{HostPlatform, Irql, StdSys};
 use ndcm_ndi::NdiError;
 use ndcm_ndi::QueueOwner;
 use ndcm_ndi::abi::NdcmMadAddress;
-use ndcm_ndi::cm_adapter::ManagerPort;
+use ndcm_ndi::cm_adapter::{Deferred, ManagerPort};
 use ndcm_ndi::cm_port::{AcceptSpec, AdapterInfo, CmPort, ConnectSpec, IpAddr, ListenSpec};
 use ndcm_ndi::mad_envelope::outbound_envelope;
 use ndcm_wire::Gid;
@@ -99,7 +99,7 @@ pub fn mad_port_device(
 }
 
 impl CmPort for MadPortCm {
-    type Effects = Output;
+    type Effects = Deferred;
 
     fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
         self.port.create(owner)
@@ -107,42 +107,67 @@ impl CmPort for MadPortCm {
     fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
         self.port.adopt(cid, owner)
     }
-    fn listen(&self, cid: Cid, spec: &ListenSpec, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.listen(cid, spec, fx)
+    fn listen(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ListenSpec,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.listen(file, cid, spec, fx)
     }
-    fn connect(&self, cid: Cid, spec: &ConnectSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.connect(cid, spec, fx)
+    fn connect(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &ConnectSpec<'_>,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.connect(file, cid, spec, fx)
     }
-    fn accept(&self, cid: Cid, spec: &AcceptSpec<'_>, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.accept(cid, spec, fx)
+    fn accept(
+        &self,
+        file: u64,
+        cid: Cid,
+        spec: &AcceptSpec<'_>,
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.accept(file, cid, spec, fx)
     }
-    fn rtu(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.rtu(cid, fx)
+    fn rtu(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
+        self.port.rtu(file, cid, fx)
     }
-    fn reject(&self, cid: Cid, reason: u16, pdata: &[u8], fx: &mut Output) -> Result<(), NdiError> {
-        self.port.reject(cid, reason, pdata, fx)
+    fn reject(
+        &self,
+        file: u64,
+        cid: Cid,
+        reason: u16,
+        pdata: &[u8],
+        fx: &mut Deferred,
+    ) -> Result<(), NdiError> {
+        self.port.reject(file, cid, reason, pdata, fx)
     }
-    fn dreq(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.dreq(cid, fx)
+    fn dreq(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
+        self.port.dreq(file, cid, fx)
     }
-    fn drep(&self, cid: Cid, fx: &mut Output) -> Result<(), NdiError> {
-        self.port.drep(cid, fx)
+    fn drep(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
+        self.port.drep(file, cid, fx)
     }
-    fn destroy(&self, cid: Cid, fx: &mut Output) {
-        self.port.destroy(cid, fx);
+    fn destroy(&self, file: u64, cid: Cid, fx: &mut Deferred) {
+        self.port.destroy(file, cid, fx);
     }
-    fn timewait(&self, cid: Cid) -> Duration {
-        self.port.timewait(cid)
+    fn timewait(&self, file: u64, cid: Cid) -> Duration {
+        self.port.timewait(file, cid)
     }
     fn submit_mad(
         &self,
         address: &NdcmMadAddress,
         mad: &[u8; 256],
-        fx: &mut Output,
+        fx: &mut Deferred,
     ) -> Result<(), NdiError> {
         self.port.submit_mad(address, mad, fx)
     }
-    fn perform(&self, fx: Output) {
+    fn perform(&self, fx: Deferred) {
         self.port.perform(fx);
     }
 }

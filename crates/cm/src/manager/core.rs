@@ -157,7 +157,7 @@ impl Core {
         }
         cep.set(flag::SIGNALLED);
         cep.refs = cep.refs.saturating_add(1);
-        let context = cep.context;
+        let (context, owner) = (cep.context, cep.owner);
         self.stats.take(RefPurpose::Callback);
         out.deliveries.push(Delivery {
             cep: CepRef {
@@ -165,6 +165,7 @@ impl Core {
                 purpose: RefPurpose::Callback,
             },
             context,
+            owner,
         });
     }
 

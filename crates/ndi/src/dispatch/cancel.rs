@@ -59,9 +59,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                     if info.kind == PendKind::RepCm
                         && let Some(cid) = conn.cid
                     {
-                        let _ = self.cm.reject(cid, REJ_CONSUMER, &[], &mut work.fx);
+                        let _ = self.cm.reject(st.id, cid, REJ_CONSUMER, &[], &mut work.fx);
                     }
-                    self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+                    self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
                 }
             }
             PendKind::DreqCm => {
@@ -113,7 +113,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     /// Releases the connection's QP binding (spec §8): slot back to Invalid
     /// (Reserved stays), and if the QP went past INIT, ERROR with a
     /// positive timewait stamp.
-    pub(crate) fn unbind(&self, qps: &mut HandleTable<Qp>, conn: &mut Connection<R>) {
+    pub(crate) fn unbind(&self, file: u64, qps: &mut HandleTable<Qp>, conn: &mut Connection<R>) {
         let Some(binding) = conn.binding.take() else {
             return;
         };
@@ -128,7 +128,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             let now = self.platform.now();
             let tw = conn
                 .cid
-                .map(|c| self.cm.timewait(c))
+                .map(|c| self.cm.timewait(file, c))
                 .unwrap_or(ndcm_cm::platform::Duration::ZERO);
             let _ = qp.verbs.modify(QpState::Err, now);
             let until = Instant(now.0.saturating_add(tw.as_nanos()).saturating_add(1));
@@ -144,14 +144,15 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     /// requests are the caller's business.
     pub(crate) fn close_connection(
         &self,
+        file: u64,
         qps: &mut HandleTable<Qp>,
         conn: &mut Connection<R>,
         cause: CloseCause,
         work: &mut Work<C, R>,
     ) {
-        self.unbind(qps, conn);
+        self.unbind(file, qps, conn);
         if let Some(cid) = conn.cid.take() {
-            self.cm.destroy(cid, &mut work.fx);
+            self.cm.destroy(file, cid, &mut work.fx);
         }
         if let Some((space, port)) = conn.port.take() {
             self.release_port(conn.adapter_index, space, port, false);
@@ -178,7 +179,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         conn.outstanding_req = false;
         conn.outstanding_rep = false;
         conn.outstanding_dreq = false;
-        self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+        self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
     }
 
     /// DESTROY_CEP of a connection (spec §9.1).
@@ -223,10 +224,10 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         for incoming in backlog {
             let _ = self
                 .cm
-                .reject(incoming.cid, REJ_CONSUMER, &[], &mut work.fx);
-            self.cm.destroy(incoming.cid, &mut work.fx);
+                .reject(st.id, incoming.cid, REJ_CONSUMER, &[], &mut work.fx);
+            self.cm.destroy(st.id, incoming.cid, &mut work.fx);
         }
-        self.cm.destroy(cid, &mut work.fx);
+        self.cm.destroy(st.id, cid, &mut work.fx);
         self.release_port(adapter_index, service.0, service.1, true);
         self.requests.delete_queue(queue);
     }

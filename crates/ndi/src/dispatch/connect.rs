@@ -129,7 +129,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             Err(e) => {
                 // Nothing was published: the new CM connection goes, the
                 // port is returned, the connection stays IDLE.
-                self.cm.destroy(cid, &mut work.fx);
+                self.cm.destroy(st.id, cid, &mut work.fx);
                 self.release_port(adapter_index, space, port, false);
                 return Err(e);
             }
@@ -153,10 +153,10 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             initiator_depth: limits.1,
             private_data: pdata,
         };
-        if let Err(e) = self.cm.connect(cid, &spec, &mut work.fx) {
+        if let Err(e) = self.cm.connect(st.id, cid, &spec, &mut work.fx) {
             // Route resolution or send failed: CLOSED, QP unbound, left in
             // INIT (the ND contract for a failed Connect).
-            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
             return Err(e);
         }
         conn.state = ConnState::ReqSent;
@@ -167,7 +167,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         };
         if let Err(status) = self.pend(&conn.queue, slot, info) {
             conn.outstanding_req = false;
-            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
             return Ok(Reply::Done(status, Out::Empty));
         }
         Ok(Reply::Pended)
@@ -232,10 +232,10 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let moved = st.qps.get_mut(i.qp).is_some_and(|qp| {
             qp.verbs.modify(QpState::Rtr, now).is_ok() && qp.verbs.modify(QpState::Rts, now).is_ok()
         });
-        let sent = moved && self.cm.accept(cid, &spec, &mut work.fx).is_ok();
+        let sent = moved && self.cm.accept(st.id, cid, &spec, &mut work.fx).is_ok();
         if !sent {
-            let _ = self.cm.reject(cid, 1, &[], &mut work.fx);
-            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+            let _ = self.cm.reject(st.id, cid, 1, &[], &mut work.fx);
+            self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
             return Err(NdiError::ConnectionAborted);
         }
         conn.state = ConnState::RepSent;
@@ -248,8 +248,8 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             conn.outstanding_rep = false;
             let _ = self
                 .cm
-                .reject(cid, super::cancel::REJ_CONSUMER, &[], &mut work.fx);
-            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+                .reject(st.id, cid, super::cancel::REJ_CONSUMER, &[], &mut work.fx);
+            self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
             return Ok(Reply::Done(status, Out::Empty));
         }
         Ok(Reply::Pended)
@@ -284,9 +284,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 qp.verbs.modify(QpState::Rtr, now).is_ok()
                     && qp.verbs.modify(QpState::Rts, now).is_ok()
             });
-        if !moved || self.cm.rtu(cid, &mut work.fx).is_err() {
-            let _ = self.cm.reject(cid, 1, &[], &mut work.fx);
-            self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+        if !moved || self.cm.rtu(st.id, cid, &mut work.fx).is_err() {
+            let _ = self.cm.reject(st.id, cid, 1, &[], &mut work.fx);
+            self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
             return Err(NdiError::ConnectionAborted);
         }
         conn.state = ConnState::Connected;
@@ -320,9 +320,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         }
         if let Some(cid) = conn.cid {
             self.cm
-                .reject(cid, super::cancel::REJ_CONSUMER, pdata, &mut work.fx)?;
+                .reject(st.id, cid, super::cancel::REJ_CONSUMER, pdata, &mut work.fx)?;
         }
-        self.close_connection(&mut st.qps, conn, CloseCause::LocalAbort, work);
+        self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
         Ok(Reply::ok())
     }
 }

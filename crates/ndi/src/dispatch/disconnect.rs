@@ -30,7 +30,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         match conn.state {
             ConnState::Connected => {
                 let cid = conn.cid.ok_or(NdiError::ConnectionInvalid)?;
-                self.cm.dreq(cid, &mut work.fx)?;
+                self.cm.dreq(st.id, cid, &mut work.fx)?;
                 // The local side starts the disconnect: NotifyDisconnect
                 // learns it (the reference never told it, §11 item 15).
                 while let Some((r, _)) = self.requests.retrieve(&conn.queue, PendKind::NotifyDreq) {
@@ -54,9 +54,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             }
             ConnState::DreqRcvd => {
                 if let Some(cid) = conn.cid {
-                    let _ = self.cm.drep(cid, &mut work.fx);
+                    let _ = self.cm.drep(st.id, cid, &mut work.fx);
                 }
-                self.unbind(&mut st.qps, conn);
+                self.unbind(st.id, &mut st.qps, conn);
                 conn.state = ConnState::Closed;
                 Ok(Reply::ok())
             }

@@ -30,17 +30,19 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             Some(file) => file
                 .state
                 .with(|st| self.apply(owner.instance, st, owner.object, event, &mut work)),
-            None => self.orphan(event, &mut work),
+            None => self.orphan(owner.instance, event, &mut work),
         }
         self.run(work);
     }
 
-    fn orphan(&self, event: CmEvent, work: &mut Work<C, R>) {
+    /// An event no object of `file` takes: a REQ is refused (the new
+    /// connection still belongs to `file`, the listener's file).
+    fn orphan(&self, file: u64, event: CmEvent, work: &mut Work<C, R>) {
         if let CmEvent::ReqReceived { cid, .. } = event {
             let _ = self
                 .cm
-                .reject(cid, super::cancel::REJ_CONSUMER, &[], &mut work.fx);
-            self.cm.destroy(cid, &mut work.fx);
+                .reject(file, cid, super::cancel::REJ_CONSUMER, &[], &mut work.fx);
+            self.cm.destroy(file, cid, &mut work.fx);
         }
     }
 
@@ -84,7 +86,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         }
         if let CmEvent::ReqReceived { cid, .. } = event {
             // Only listeners receive REQs.
-            self.orphan(CmEvent::ReqReceived { cid, req: no_req() }, work);
+            self.orphan(file, CmEvent::ReqReceived { cid, req: no_req() }, work);
             return;
         }
         let Some(conn) = st.connections.get_mut(object) else {
@@ -102,11 +104,11 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 },
             ) => {
                 conn.state = S::RepRcvd;
-                conn.pdata = Some(ReceivedPdata {
-                    inbound: u32::from(responder_resources),
-                    outbound: u32::from(initiator_depth),
-                    data: private_data.to_vec(),
-                });
+                conn.pdata = Some(ReceivedPdata::new(
+                    u32::from(responder_resources),
+                    u32::from(initiator_depth),
+                    &private_data,
+                ));
                 if self.complete_kind(&conn.queue, PendKind::ReqCm, NtStatus::SUCCESS, work) {
                     conn.outstanding_req = false;
                 }
@@ -118,11 +120,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                     private_data,
                 },
             ) => {
-                conn.pdata = Some(ReceivedPdata {
-                    inbound: 0,
-                    outbound: 0,
-                    data: private_data.to_vec(),
-                });
+                conn.pdata = Some(ReceivedPdata::new(0, 0, &private_data));
                 let status = if reason == REJ_TIMEOUT {
                     NtStatus::IO_TIMEOUT
                 } else {
@@ -131,13 +129,13 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 if self.complete_kind(&conn.queue, PendKind::ReqCm, status, work) {
                     conn.outstanding_req = false;
                 }
-                self.close_connection(&mut st.qps, conn, CloseCause::PeerAbort, work);
+                self.close_connection(st.id, &mut st.qps, conn, CloseCause::PeerAbort, work);
             }
             (S::ReqSent, E::ReqTimeout) => {
                 if self.complete_kind(&conn.queue, PendKind::ReqCm, NtStatus::IO_TIMEOUT, work) {
                     conn.outstanding_req = false;
                 }
-                self.close_connection(&mut st.qps, conn, CloseCause::PeerAbort, work);
+                self.close_connection(st.id, &mut st.qps, conn, CloseCause::PeerAbort, work);
             }
             (S::RepSent, E::RtuReceived | E::Established) => {
                 conn.state = S::Connected;
@@ -164,7 +162,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 if self.complete_kind(&conn.queue, PendKind::RepCm, status, work) {
                     conn.outstanding_rep = false;
                 }
-                self.close_connection(&mut st.qps, conn, CloseCause::PeerAbort, work);
+                self.close_connection(st.id, &mut st.qps, conn, CloseCause::PeerAbort, work);
             }
             (
                 S::ReqRcvd | S::RepRcvd,
@@ -173,11 +171,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                     private_data,
                 },
             ) => {
-                conn.pdata = Some(ReceivedPdata {
-                    inbound: 0,
-                    outbound: 0,
-                    data: private_data.to_vec(),
-                });
+                conn.pdata = Some(ReceivedPdata::new(0, 0, &private_data));
                 // RTU_CM after the peer's REP timeout answers IO_TIMEOUT
                 // (spec §5.7), other aborts CONNECTION_ABORTED.
                 let cause = if reason == REJ_TIMEOUT {
@@ -185,7 +179,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 } else {
                     CloseCause::PeerAbort
                 };
-                self.close_connection(&mut st.qps, conn, cause, work);
+                self.close_connection(st.id, &mut st.qps, conn, cause, work);
             }
             (S::Connected, E::DreqReceived | E::RejReceived { .. }) => {
                 // The QP is left alone: ND only tells NotifyDisconnect.
@@ -200,7 +194,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 if self.complete_kind(&conn.queue, PendKind::DreqCm, NtStatus::SUCCESS, work) {
                     conn.outstanding_dreq = false;
                 }
-                self.unbind(&mut st.qps, conn);
+                self.unbind(st.id, &mut st.qps, conn);
                 conn.state = S::Closed;
             }
             // Anything else (duplicates, TimewaitExit, events after a local
@@ -221,7 +215,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             return;
         };
         let Some(listener) = st.listeners.get_mut(object) else {
-            self.orphan(event, work);
+            self.orphan(file, event, work);
             return;
         };
         let incoming = Incoming { cid, req };
@@ -237,7 +231,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                         Err(e) => {
                             conn.target_of = None;
                             work.complete(request, e.status());
-                            self.orphan(event, work);
+                            self.orphan(file, event, work);
                         }
                     }
                     return;
@@ -248,8 +242,10 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         if listener.backlog.len() < listener.backlog_limit {
             listener.backlog.push_back(incoming);
         } else {
-            let _ = self.cm.reject(cid, REJ_NO_RESOURCES, &[], &mut work.fx);
-            self.cm.destroy(cid, &mut work.fx);
+            let _ = self
+                .cm
+                .reject(st.id, cid, REJ_NO_RESOURCES, &[], &mut work.fx);
+            self.cm.destroy(st.id, cid, &mut work.fx);
         }
     }
 }

@@ -56,14 +56,14 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
                 port,
                 ip,
             };
-            if let Err(e) = self.cm.listen(cid, &spec, &mut work.fx) {
-                self.cm.destroy(cid, &mut work.fx);
+            if let Err(e) = self.cm.listen(st.id, cid, &spec, &mut work.fx) {
+                self.cm.destroy(st.id, cid, &mut work.fx);
                 return Err(e);
             }
             let queue = match self.requests.create_queue(owner) {
                 Ok(q) => q,
                 Err(_) => {
-                    self.cm.destroy(cid, &mut work.fx);
+                    self.cm.destroy(st.id, cid, &mut work.fx);
                     return Err(NdiError::NoResources);
                 }
             };
@@ -118,11 +118,11 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             incoming.req.responder_resources,
             incoming.req.initiator_depth,
         );
-        conn.pdata = Some(ReceivedPdata {
-            inbound: u32::from(incoming.req.responder_resources),
-            outbound: u32::from(incoming.req.initiator_depth),
-            data: incoming.req.private_data.to_vec(),
-        });
+        conn.pdata = Some(ReceivedPdata::new(
+            u32::from(incoming.req.responder_resources),
+            u32::from(incoming.req.initiator_depth),
+            &incoming.req.private_data,
+        ));
         Ok(())
     }
 
@@ -153,7 +153,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         }
         if let Some(incoming) = listener.backlog.pop_front() {
             if let Err(e) = self.take_incoming(conn, i.connection, file, incoming) {
-                self.cm.destroy(incoming.cid, &mut work.fx);
+                self.cm.destroy(st.id, incoming.cid, &mut work.fx);
                 return Err(e);
             }
             return Ok(Reply::ok());

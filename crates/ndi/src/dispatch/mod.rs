@@ -235,7 +235,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let salt = ((id.wrapping_mul(0x9E37_79B9) >> 16) as u16) | 1;
         let file = Arc::new(File {
             id,
-            state: self.platform.new_lock(FileState::new(salt)),
+            state: self.platform.new_lock(FileState::new(id, salt)),
         });
         let f = file.clone();
         self.files.with(|files| {

@@ -228,15 +228,15 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let head = NdcmGetPdataOut {
             inbound_read_limit: pdata.inbound,
             outbound_read_limit: pdata.outbound,
-            length: u32::try_from(pdata.data.len()).unwrap_or(u32::MAX),
+            length: u32::try_from(pdata.bytes().len()).unwrap_or(u32::MAX),
             reserved: 0,
         };
         let room = output_len - NdcmGetPdataOut::SIZE;
-        let fits = pdata.data.len().min(room);
+        let fits = pdata.bytes().len().min(room);
         let mut out = Vec::with_capacity(NdcmGetPdataOut::SIZE + fits);
         out.extend_from_slice(&head.to_bytes());
-        out.extend_from_slice(pdata.data.get(..fits).unwrap_or(&[]));
-        let status = if fits < pdata.data.len() {
+        out.extend_from_slice(pdata.bytes().get(..fits).unwrap_or(&[]));
+        let status = if fits < pdata.bytes().len() {
             NtStatus::BUFFER_OVERFLOW
         } else {
             NtStatus::SUCCESS
