@@ -361,11 +361,11 @@ impl DeviceState {
             .ndi
             .cm()
             .bind_mads(Arc::new(move |outgoing: &Outgoing| {
-                if let Some(state) = handle.state() {
-                    let _delivered = state
+                handle.state().is_some_and(|state| {
+                    state
                         .ndi()
-                        .deliver_outbound_mad(&outbound_envelope(outgoing));
-                }
+                        .deliver_outbound_mad(&outbound_envelope(outgoing))
+                })
             }));
         Ok(state)
     }

@@ -15,9 +15,10 @@
 //! the CM exchange REQ, REP, RTU, DREQ, DREP between the right addresses.
 
 use ndcm::agent::acceptor::adapter_info;
-use ndcm::agent::host_port::{MadPortCm, MadPortDevice, TimerPump, mad_port_device};
+use ndcm::agent::host_port::{MadPortDevice, TimerPump, mad_port_device};
 use ndcm::agent::tunnel::TunnelTransport;
 use ndcm_host::clock::Clock;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_host::tunnel::{FrameTap, FrameTunnel, TunnelConfig, TunnelStats};
 use ndcm_host::{HostPlatform, Verifier};
 use ndcm_ndi::abi::NdcmMadEnvelope;
@@ -157,7 +158,7 @@ impl Node {
         }
     }
 
-    fn cm(&self) -> &MadPortCm {
+    fn cm(&self) -> &NdiPort {
         self.device.cm()
     }
 
@@ -196,7 +197,7 @@ trait Live {
     fn live_objects_now(&self) -> usize;
 }
 
-impl Live for MadPortCm {
+impl Live for NdiPort {
     fn live_objects_now(&self) -> usize {
         use ndcm_host::device::HostCm;
         self.live_objects()
@@ -343,8 +344,16 @@ fn lifecycle(tag: &str, lose_on_a: Option<AttributeId>) {
     verifier.assert_clean();
 
     // The agents moved every MAD the CMs sent, and only those.
-    assert_eq!(a.cm().unclaimed(), 0, "A's CM sent with no agent request");
-    assert_eq!(b.cm().unclaimed(), 0, "B's CM sent with no agent request");
+    assert_eq!(
+        a.cm().adapter().unsent(),
+        0,
+        "A's CM sent with no agent request"
+    );
+    assert_eq!(
+        b.cm().adapter().unsent(),
+        0,
+        "B's CM sent with no agent request"
+    );
     for (name, s) in [("A", &stats_a), ("B", &stats_b)] {
         assert_eq!(s.dropped_total(), 0, "{name}: {s}");
         assert_eq!(s.outbound, s.sent, "{name}: {s}");
@@ -489,7 +498,7 @@ fn ndcm_agent_command_accepts_a_connection_over_the_tunnel() {
     verifier.assert_clean();
     assert_eq!(stats_b.dropped_total(), 0, "{stats_b}");
     assert_eq!(tunnel_b.dropped_total(), 0, "{tunnel_b:?}");
-    assert_eq!(b.cm().unclaimed(), 0);
+    assert_eq!(b.cm().adapter().unsent(), 0);
     let code = command.join().expect("command thread");
     assert_eq!(code, std::process::ExitCode::SUCCESS);
     let (_, mads) = read_capture(&cap_b);
@@ -505,7 +514,7 @@ fn ndcm_agent_command_accepts_a_connection_over_the_tunnel() {
 
 /// Polls `op` (real time) until it completes or `within` passes.
 fn completes_within<T>(
-    op: &mut ndcm_provider::Op<HostDevice<MadPortCm>, T>,
+    op: &mut ndcm_provider::Op<HostDevice<NdiPort>, T>,
     within: Duration,
 ) -> Option<ndcm_provider::NdResult<T>> {
     let deadline = Instant::now() + within;
@@ -528,8 +537,8 @@ struct AcceptorRun {
     b: Node,
     verifier: Arc<Verifier>,
     acceptor: ndcm::agent::acceptor::Acceptor,
-    file_b: Arc<HostDevice<MadPortCm>>,
-    adapter_b: Adapter<HostDevice<MadPortCm>>,
+    file_b: Arc<HostDevice<NdiPort>>,
+    adapter_b: Adapter<HostDevice<NdiPort>>,
     caps: [PathBuf; 2],
 }
 
@@ -577,8 +586,8 @@ impl AcceptorRun {
     fn dialer(
         &self,
     ) -> (
-        ndcm_provider::Connector<HostDevice<MadPortCm>>,
-        ndcm_provider::Qp<HostDevice<MadPortCm>>,
+        ndcm_provider::Connector<HostDevice<NdiPort>>,
+        ndcm_provider::Qp<HostDevice<NdiPort>>,
     ) {
         let qp = self.adapter_b.create_qp(&QpConfig::default()).expect("QP");
         let mut conn = self.adapter_b.create_connector().expect("connector");

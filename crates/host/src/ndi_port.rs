@@ -7,8 +7,9 @@
 //!
 //! Pure delegation: all CM behaviour (translation, refusals, timers) is the
 //! adapter's; this module only gives the node's CEP manager its CA GUID,
-//! picks the source GID of each MAD and puts it on the fabric. It must never
-//! add CM behaviour of its own.
+//! picks the source GID of each MAD and puts it on the fabric (or, for a
+//! device configured like the driver, leaves the MAD sink to its owner:
+//! `NdiPort::unbound`). It must never add CM behaviour of its own.
 
 use crate::device::{EventSink, HostCm};
 use crate::fabric::{Datagram, Fabric};
@@ -52,8 +53,8 @@ impl<S: Sys> NdiPort<S> {
             ca_guid: ca_guid(&gids),
             ..ManagerConfig::default()
         };
-        let port = ManagerPort::new(CepManager::new(platform.clone(), config), 1);
-        port.bind_mads(Arc::new(move |o: &Outgoing| {
+        let port = Self::unbound(platform.clone(), config, 1);
+        port.port.bind_mads(Arc::new(move |o: &Outgoing| {
             let v4 = o.to.gid.to_ipv4().is_some();
             let src = gids
                 .iter()
@@ -69,8 +70,19 @@ impl<S: Sys> NdiPort<S> {
                     mad: Box::new(o.mad),
                 },
             );
+            true
         }));
-        NdiPort { port }
+        port
+    }
+
+    /// The adapter over a fresh CEP manager with `config` on `platform`,
+    /// sending from HCA port `local_port`, with no MAD sink: its owner binds
+    /// one (`adapter().bind_mads`), e.g. the MAD agent's queue as in the
+    /// driver. MADs sent before that are counted as unsent.
+    pub fn unbound(platform: HostPlatform<S>, config: ManagerConfig, local_port: u8) -> Self {
+        NdiPort {
+            port: ManagerPort::new(CepManager::new(platform, config), local_port),
+        }
     }
 
     /// The adapter.

@@ -31,7 +31,7 @@ use alloc::collections::BinaryHeap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use ndcm_cm::platform::{Duration, Instant, Platform, QueuedSpinLock};
 use ndcm_cm::{
     CepManager, Cid, CmError, CompareData, Delivery, EventKind, ListenParams, MadAddress, Outgoing,
@@ -43,8 +43,10 @@ use once_cell::race::OnceBox;
 
 /// Where CM events go (normally `Ndi::on_cm_event`).
 pub type EventSink = Arc<dyn Fn(QueueOwner, CmEvent) + Send + Sync>;
-/// Where MADs to send go.
-pub type MadSink = Arc<dyn Fn(&Outgoing) + Send + Sync>;
+/// Where MADs to send go; `false` when the MAD could not be taken (the MAD
+/// agent had no request pending): it is dropped like a lost packet and the
+/// CM's retries cover it, and the adapter counts it (`unsent`).
+pub type MadSink = Arc<dyn Fn(&Outgoing) -> bool + Send + Sync>;
 
 struct Tables {
     timers: Timers,
@@ -95,6 +97,8 @@ pub struct ManagerPort<P: Platform> {
     /// lock or a reference count afterwards.
     events: OnceBox<EventSink>,
     mads: OnceBox<MadSink>,
+    /// MADs the sink did not take, or sent before a sink was bound.
+    unsent: AtomicU64,
     local_port: u8,
 }
 
@@ -316,6 +320,7 @@ impl<P: Platform> ManagerPort<P> {
             parked: AtomicBool::new(false),
             events: OnceBox::new(),
             mads: OnceBox::new(),
+            unsent: AtomicU64::new(0),
             local_port,
         }
     }
@@ -360,6 +365,12 @@ impl<P: Platform> ManagerPort<P> {
     /// The earliest armed timer.
     pub fn next_timer(&self) -> Option<Instant> {
         self.tables.with(|t| t.timers.next())
+    }
+
+    /// MADs dropped because the sink did not take them (or none was
+    /// bound).
+    pub fn unsent(&self) -> u64 {
+        self.unsent.load(Ordering::Relaxed)
     }
 
     /// CEPs alive in the manager (leak accounting).
@@ -439,8 +450,15 @@ impl<P: Platform> ManagerPort<P> {
         }
         // Destroy callbacks: NDI keeps no per-CEP memory to free.
         out.released.clear();
-        if let Some(send) = self.mads.get() {
-            out.sends.iter().for_each(|s| send(s));
+        let sink = self.mads.get();
+        let taken = out
+            .sends
+            .iter()
+            .filter(|s| sink.is_some_and(|send| send(s)))
+            .count();
+        let dropped = out.sends.len() - taken;
+        if dropped > 0 {
+            let _ = self.unsent.fetch_add(dropped as u64, Ordering::Relaxed);
         }
         out.sends.clear();
     }
@@ -733,9 +751,87 @@ impl<P: Platform> CmPort for ManagerPort<P> {
 
 #[cfg(test)]
 mod tests {
-    use super::Timers;
-    use ndcm_cm::platform::Instant;
-    use ndcm_cm::{Cid, TimerOp};
+    use super::{Deferred, ManagerPort, SPARE_CAPACITY, SPARE_OUTPUTS, Timers};
+    use crate::cm_port::{CmPort, ConnectSpec, IpAddr, IpEndpoint, PortSpace};
+    use crate::requests::QueueOwner;
+    use alloc::sync::Arc;
+    use ndcm_cm::platform::{Instant, QueuedSpinLock, TestPlatform};
+    use ndcm_cm::{CepManager, Cid, ManagerConfig, Outgoing, Output, TimerOp};
+
+    fn port() -> ManagerPort<TestPlatform> {
+        ManagerPort::new(
+            CepManager::new(TestPlatform::new(), ManagerConfig::default()),
+            1,
+        )
+    }
+
+    #[test]
+    fn the_lookaside_list_is_bounded_and_frees_large_outputs() {
+        let p = port();
+        let spare = |p: &ManagerPort<TestPlatform>| p.tables.with(|t| t.spare.len());
+        for _ in 0..SPARE_OUTPUTS + 3 {
+            let mut o = Output::new();
+            o.timers.reserve(4);
+            p.recycle(o);
+        }
+        assert_eq!(spare(&p), SPARE_OUTPUTS);
+        let taken: alloc::vec::Vec<Output> = (0..SPARE_OUTPUTS).map(|_| p.output()).collect();
+        assert!(taken.iter().all(|o| o.timers.capacity() >= 4));
+        assert_eq!(spare(&p), 0);
+        // An output that grew for a burst (a file closing with thousands
+        // of connections) does not keep its memory.
+        let mut big = Output::new();
+        big.deliveries.reserve(SPARE_CAPACITY + 1);
+        p.recycle(big);
+        assert_eq!(spare(&p), 0);
+        // A warm adapter hands a used output back out, allocation and all.
+        let mut used = Output::new();
+        used.sends.reserve(2);
+        p.recycle(used);
+        assert!(p.output().sends.capacity() >= 2);
+    }
+
+    #[test]
+    fn mads_the_sink_does_not_take_are_counted_as_unsent() {
+        let p = port();
+        let connect = |p: &ManagerPort<TestPlatform>, object| {
+            let owner = QueueOwner {
+                instance: 7,
+                object,
+            };
+            let cid = p.create(owner).expect("create");
+            let spec = ConnectSpec {
+                adapter: 0,
+                space: PortSpace::Tcp,
+                local: IpEndpoint {
+                    addr: IpAddr::V4([10, 0, 0, 1]),
+                    port: 40_000,
+                },
+                remote: IpEndpoint {
+                    addr: IpAddr::V4([10, 0, 0, 2]),
+                    port: 5000,
+                },
+                qpn: 0x100 + object as u32,
+                responder_resources: 1,
+                initiator_depth: 1,
+                private_data: &[],
+            };
+            let mut fx = Deferred::default();
+            p.connect(7, cid, &spec, &mut fx).expect("connect");
+            p.perform(fx);
+        };
+        // No sink yet: the REQ is dropped and counted.
+        connect(&p, 1);
+        assert_eq!(p.unsent(), 1);
+        // A sink that refuses (no MAD agent request pending).
+        assert!(p.bind_mads(Arc::new(|_: &Outgoing| false)));
+        connect(&p, 2);
+        assert_eq!(p.unsent(), 2);
+        // Bound once only.
+        assert!(!p.bind_mads(Arc::new(|_: &Outgoing| true)));
+        connect(&p, 3);
+        assert_eq!(p.unsent(), 3);
+    }
 
     #[test]
     fn starting_psns_are_24_bits_and_differ_between_connections() {

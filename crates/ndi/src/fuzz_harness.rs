@@ -409,7 +409,8 @@ pub mod two_nodes {
         }));
         let w = wire.clone();
         ndi.cm().bind_mads(Arc::new(move |s| {
-            w.with(|q| q.push_back((index, s.clone())))
+            w.with(|q| q.push_back((index, s.clone())));
+            true
         }));
         ndi
     }

@@ -41,7 +41,8 @@ fn side(ip: [u8; 4]) -> Side {
     port.bind_events(Arc::new(move |o, ev| e.lock().unwrap().push((o, ev))));
     let w = Arc::clone(&wire);
     port.bind_mads(Arc::new(move |o: &Outgoing| {
-        w.lock().unwrap().push(o.clone())
+        w.lock().unwrap().push(o.clone());
+        true
     }));
     Side {
         port,

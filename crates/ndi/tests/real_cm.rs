@@ -54,7 +54,8 @@ fn node(
     }));
     let w = wire.clone();
     ndi.cm().bind_mads(Arc::new(move |s| {
-        w.lock().unwrap().push_back((index, s.clone()))
+        w.lock().unwrap().push_back((index, s.clone()));
+        true
     }));
     Node {
         ndi,

@@ -11,7 +11,8 @@
 //! never blocks on one connection while others are waiting: every operation
 //! is polled from one loop.
 
-use super::host_port::{MadPortCm, MadPortDevice};
+use super::host_port::MadPortDevice;
+use ndcm_host::ndi_port::NdiPort;
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
 use ndcm_provider::host::HostDevice;
 use ndcm_provider::{Adapter, Connector, Device, Listener, NdResult, Op, Qp, QpConfig, ReadLimits};
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-type Dev = HostDevice<MadPortCm>;
+type Dev = HostDevice<NdiPort>;
 
 /// The adapter of a host device with address `ip`.
 pub fn adapter_info(ip: Ipv4Addr) -> AdapterInfo {

@@ -9,46 +9,24 @@
 //! timer: it fires the CM's timers at DISPATCH_LEVEL in a checked callback
 //! scope. This module never sends or receives a MAD itself.
 
-use ndcm_cm::platform::{Duration, Instant};
-use ndcm_cm::{CepManager, Cid, MadAddress, ManagerConfig, Outgoing};
-use ndcm_host::device::{Device as HostDriver, EventSink, HostCm};
+use ndcm_cm::{ManagerConfig, Outgoing};
+use ndcm_host::device::{Device as HostDriver, HostCm};
 use ndcm_host::irql::callback_scope;
-use ndcm_host::ndi_port::ca_guid;
+use ndcm_host::ndi_port::{NdiPort, ca_guid};
 use ndcm_host::sys::Callback;
 use ndcm_host::{HostPlatform, Irql, StdSys};
-use ndcm_ndi::NdiError;
-use ndcm_ndi::QueueOwner;
-use ndcm_ndi::abi::NdcmMadAddress;
-use ndcm_ndi::cm_adapter::{Deferred, ManagerPort};
-use ndcm_ndi::cm_port::{AcceptSpec, AdapterInfo, CmPort, ConnectSpec, IpAddr, ListenSpec};
+use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
 use ndcm_ndi::mad_envelope::outbound_envelope;
 use ndcm_wire::Gid;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 
-/// The CM of a MAD-port host device.
-pub struct MadPortCm {
-    port: ManagerPort<HostPlatform>,
-    /// MADs the CM sent while no MAD_GET_OUTBOUND was pending (dropped by
-    /// the dispatcher like lost packets).
-    unclaimed: AtomicU64,
-}
-
-/// A host device whose MADs go through the MAD-port IOCTLs.
-pub type MadPortDevice = HostDriver<MadPortCm>;
-
-impl MadPortCm {
-    /// The adapter over the CEP manager.
-    pub fn port(&self) -> &ManagerPort<HostPlatform> {
-        &self.port
-    }
-
-    /// MADs sent while no agent request was pending.
-    pub fn unclaimed(&self) -> u64 {
-        self.unclaimed.load(Ordering::Relaxed)
-    }
-}
+/// A host device whose MADs go through the MAD-port IOCTLs: its CM is the
+/// host's `NdiPort` (the driver's adapter) with the MAD agent's queue as
+/// its MAD sink. MADs the CM sends while no MAD_GET_OUTBOUND is pending are
+/// dropped like lost packets and counted: `cm().adapter().unsent()`.
+pub type MadPortDevice = HostDriver<NdiPort>;
 
 /// The CM configuration of a device with `adapters`: its CA GUID comes
 /// from its first address (`ndcm_host::ndi_port::ca_guid`), so two agents
@@ -76,125 +54,20 @@ pub fn mad_port_device(
     adapters: Vec<AdapterInfo>,
     local_port: u8,
 ) -> Arc<MadPortDevice> {
-    let manager = CepManager::new(platform.clone(), manager_config(&adapters));
-    let cm = MadPortCm {
-        port: ManagerPort::new(manager, local_port),
-        unclaimed: AtomicU64::new(0),
-    };
+    let cm = NdiPort::unbound(platform.clone(), manager_config(&adapters), local_port);
     let device = HostDriver::new(platform, cm, adapters);
     let weak: Weak<MadPortDevice> = Arc::downgrade(&device);
     device
         .cm()
-        .port
+        .adapter()
         .bind_mads(Arc::new(move |outgoing: &Outgoing| {
-            if let Some(device) = weak.upgrade()
-                && !device
+            weak.upgrade().is_some_and(|device| {
+                device
                     .ndi()
                     .deliver_outbound_mad(&outbound_envelope(outgoing))
-            {
-                let _ = device.cm().unclaimed.fetch_add(1, Ordering::Relaxed);
-            }
+            })
         }));
     device
-}
-
-impl CmPort for MadPortCm {
-    type Effects = Deferred;
-
-    fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
-        self.port.create(owner)
-    }
-    fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
-        self.port.adopt(cid, owner)
-    }
-    fn listen(
-        &self,
-        file: u64,
-        cid: Cid,
-        spec: &ListenSpec,
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.listen(file, cid, spec, fx)
-    }
-    fn connect(
-        &self,
-        file: u64,
-        cid: Cid,
-        spec: &ConnectSpec<'_>,
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.connect(file, cid, spec, fx)
-    }
-    fn accept(
-        &self,
-        file: u64,
-        cid: Cid,
-        spec: &AcceptSpec<'_>,
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.accept(file, cid, spec, fx)
-    }
-    fn rtu(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
-        self.port.rtu(file, cid, fx)
-    }
-    fn reject(
-        &self,
-        file: u64,
-        cid: Cid,
-        reason: u16,
-        pdata: &[u8],
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.reject(file, cid, reason, pdata, fx)
-    }
-    fn dreq(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
-        self.port.dreq(file, cid, fx)
-    }
-    fn drep(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
-        self.port.drep(file, cid, fx)
-    }
-    fn destroy(&self, file: u64, cid: Cid, fx: &mut Deferred) {
-        self.port.destroy(file, cid, fx);
-    }
-    fn timewait(&self, file: u64, cid: Cid) -> Duration {
-        self.port.timewait(file, cid)
-    }
-    fn submit_mad(
-        &self,
-        address: &NdcmMadAddress,
-        mad: &[u8; 256],
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.submit_mad(address, mad, fx)
-    }
-    fn perform(&self, fx: Deferred) {
-        self.port.perform(fx);
-    }
-}
-
-impl HostCm for MadPortCm {
-    fn bind_events(&self, sink: EventSink) {
-        self.port.bind_events(sink);
-    }
-    /// Not used: this device has no fabric. Kept correct for completeness.
-    fn receive(&self, from: [u8; 16], mad: &[u8; 256]) {
-        self.port.receive(
-            MadAddress {
-                gid: Gid(from),
-                port: 1,
-            },
-            mad,
-        );
-    }
-    fn fire_timers(&self, now: Instant) {
-        self.port.fire_timers(now);
-    }
-    fn next_timer(&self) -> Option<Instant> {
-        self.port.next_timer()
-    }
-    fn live_objects(&self) -> usize {
-        self.port.live_objects()
-    }
 }
 
 /// Longest sleep of the timer thread: an earlier timer armed meanwhile

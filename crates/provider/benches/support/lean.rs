@@ -218,6 +218,7 @@ impl LeanWorld {
         let wire = Arc::clone(&self.wire);
         cm.bind_mads(Arc::new(move |o: &Outgoing| {
             wire.with(|w| w.push_back((gid, o.to.gid.0, o.mad)));
+            true
         }));
         let requests = Lean(Arc::new(SpinLock::new(Slab::default())));
         let ndi = Arc::new(Ndi::new(
