@@ -173,6 +173,15 @@ impl Requests for KmdfRequests {
         find_and_retrieve(queue.0, |info| info.kind == kind)
     }
 
+    fn retrieve_tagged(
+        &self,
+        queue: &KmdfQueue,
+        kind: PendKind,
+        tag: u64,
+    ) -> Option<(KmdfRequest, PendInfo)> {
+        find_and_retrieve(queue.0, |info| info.kind == kind && info.tag == tag)
+    }
+
     fn retrieve_any(&self, queue: &KmdfQueue) -> Option<(KmdfRequest, PendInfo)> {
         // Not WdfIoQueueRetrieveNextRequest: a NOTIFY_DREQ at the head must
         // be skipped and stay queued (spec/NDI.md §6 rule 2).

@@ -156,6 +156,19 @@ impl<S: Sys> Requests for HostRequests<S> {
         Some((HostRequest { id }, decode(context)?))
     }
 
+    fn retrieve_tagged(
+        &self,
+        queue: &HostQueue,
+        kind: PendKind,
+        tag: u64,
+    ) -> Option<(HostRequest, PendInfo)> {
+        let want = [kind_code(kind), tag];
+        let (id, context) = self
+            .framework
+            .retrieve_first(queue.id, |v| v.context == want)?;
+        Some((HostRequest { id }, decode(context)?))
+    }
+
     fn retrieve_any(&self, queue: &HostQueue) -> Option<(HostRequest, PendInfo)> {
         let notify = kind_code(PendKind::NotifyDreq);
         let (id, context) = self

@@ -46,6 +46,13 @@ impl Requests for Lean {
             v.remove(p)
         })
     }
+    fn retrieve_tagged(&self, q: &u64, k: PendKind, tag: u64) -> Option<(u64, PendInfo)> {
+        self.queues.with(|(_, m)| {
+            let v = m.get_mut(q)?;
+            let p = v.iter().position(|(_, i)| i.kind == k && i.tag == tag)?;
+            v.remove(p)
+        })
+    }
     fn retrieve_any(&self, q: &u64) -> Option<(u64, PendInfo)> {
         self.queues.with(|(_, m)| {
             let v = m.get_mut(q)?;

@@ -114,6 +114,15 @@ pub trait Requests: Send + Sync {
     /// (WdfIoQueueFindRequest + WdfIoQueueRetrieveFoundRequest).
     fn retrieve(&self, queue: &Self::Queue, kind: PendKind) -> Option<(Self::Request, PendInfo)>;
 
+    /// Takes the oldest queued request of `kind` whose tag is `tag` (a
+    /// GET_REQ_CM for one target connection).
+    fn retrieve_tagged(
+        &self,
+        queue: &Self::Queue,
+        kind: PendKind,
+        tag: u64,
+    ) -> Option<(Self::Request, PendInfo)>;
+
     /// Takes the oldest queued request of any kind except NOTIFY_DREQ.
     fn retrieve_any(&self, queue: &Self::Queue) -> Option<(Self::Request, PendInfo)>;
 

@@ -381,6 +381,18 @@ impl Requests for QueueRequests {
             q.remove(pos)
         })
     }
+    fn retrieve_tagged(
+        &self,
+        queue: &u64,
+        kind: PendKind,
+        tag: u64,
+    ) -> Option<(TestRequest, PendInfo)> {
+        self.state.with(|s| {
+            let (_, q) = s.queues.get_mut(queue)?;
+            let pos = q.iter().position(|(_, i)| i.kind == kind && i.tag == tag)?;
+            q.remove(pos)
+        })
+    }
     fn retrieve_any(&self, queue: &u64) -> Option<(TestRequest, PendInfo)> {
         self.state.with(|s| {
             let (_, q) = s.queues.get_mut(queue)?;

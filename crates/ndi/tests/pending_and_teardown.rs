@@ -382,6 +382,34 @@ fn get_connection_request_uses_the_backlog_then_fifo_and_cancels_back_to_idle() 
 }
 
 #[test]
+fn destroying_the_target_of_a_get_req_cancels_it_at_once() {
+    // spec §9.1: DESTROY_CEP completes every pending request of the object
+    // with CANCELLED, the GET_REQ_CM pended on a listener for it included;
+    // the next REQ goes to the next waiting GET_REQ_CM.
+    let fx = Fx::new();
+    let f = fx.ndi.open();
+    let a = fx.adapter(&f);
+    let (l, _) = fx.listen(&f, a, 5000);
+    let (c1, c2) = (fx.conn(&f, a), fx.conn(&f, a));
+    let g1 = fx.pend(&f, Ioctl::GetReqCm, &get_req_in(l, c1), 0);
+    let g2 = fx.pend(&f, Ioctl::GetReqCm, &get_req_in(l, c2), 0);
+    fx.ok(&f, Ioctl::DestroyCep, &handle_in(c1), 0);
+    assert_eq!(fx.done(g1).status, NtStatus::CANCELLED);
+    assert!(fx.ndi.requests().completion(g2).is_none());
+    let cid = fx.ndi.cm().incoming();
+    fx.ndi.on_cm_event(
+        owner(&f, l),
+        CmEvent::ReqReceived {
+            cid,
+            req: req_info(),
+        },
+    );
+    assert_eq!(fx.done(g2).status, NtStatus::SUCCESS);
+    fx.ndi.close(&f);
+    fx.assert_nothing_leaked();
+}
+
+#[test]
 fn full_backlog_rejects_with_no_resources() {
     let fx = Fx::new();
     let f = fx.ndi.open();

@@ -182,13 +182,25 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         self.close_connection(st.id, &mut st.qps, conn, CloseCause::LocalAbort, work);
     }
 
-    /// DESTROY_CEP of a connection (spec §9.1).
+    /// DESTROY_CEP of a connection (spec §9.1): its own requests and a
+    /// GET_REQ_CM pended on a listener for it → CANCELLED.
     pub(crate) fn destroy_connection(
         &self,
         st: &mut FileState<R>,
         handle: u64,
         work: &mut Work<C, R>,
     ) {
+        let listener = st.connections.get(handle).and_then(|c| c.target_of);
+        if let Some(l) = listener.and_then(|l| st.listeners.get(l)) {
+            // Not found: the framework is cancelling it, and the cancel
+            // action finds no target any more.
+            if let Some((request, _)) =
+                self.requests
+                    .retrieve_tagged(&l.queue, PendKind::GetReqCm, handle)
+            {
+                work.complete(request, NtStatus::CANCELLED);
+            }
+        }
         self.abort_connection(st, handle, work);
         if let Some(conn) = st.connections.remove(handle) {
             self.requests.delete_queue(conn.queue);

@@ -111,6 +111,12 @@ impl Requests for Lean {
             v.remove(p)
         })
     }
+    fn retrieve_tagged(&self, q: &Queue, k: PendKind, tag: u64) -> Option<(LeanRequest, PendInfo)> {
+        q.with(|v| {
+            let p = v.iter().position(|(_, i)| i.kind == k && i.tag == tag)?;
+            v.remove(p)
+        })
+    }
     fn retrieve_any(&self, q: &Queue) -> Option<(LeanRequest, PendInfo)> {
         q.with(|v| {
             let p = v.iter().position(|(_, i)| i.kind != PendKind::NotifyDreq)?;
