@@ -49,7 +49,8 @@ impl Stack {
         let device_node = fabric.attach(&[my_gid]);
         let peer_gids: Vec<[u8; 16]> = peers.iter().map(|p| Gid::from_ipv4_octets(*p).0).collect();
         let bridge = fabric.attach(&peer_gids);
-        let cm = NdiPort::new(platform.clone(), Arc::clone(&fabric), vec![my_gid]);
+        let cm =
+            ndcm_host::ndi_port::on_fabric(platform.clone(), Arc::clone(&fabric), vec![my_gid]);
         let adapter = AdapterInfo {
             addresses: vec![IpAddr::V4(me)],
             max_inbound_read_limit: 16,
@@ -136,7 +137,9 @@ fn pump(
                     eprintln!("bridge: {e}");
                 }
             } else if node == device_node {
-                at_dispatch(verifier, "MadReceive", || device.cm().receive(src, &mad));
+                at_dispatch(verifier, "MadReceive", || {
+                    HostCm::receive(device.cm(), src, &mad)
+                });
             }
         }
         if device.cm().next_timer().is_some_and(|t| t <= now) {
@@ -153,7 +156,7 @@ fn pump(
             .clamp(50_000, 5_000_000);
         if let Some(m) = tunnel.recv_timeout(StdDuration::from_nanos(wait_ns)) {
             at_dispatch(verifier, "MadReceive", || {
-                device.cm().receive(m.source_gid.0, &m.mad)
+                HostCm::receive(device.cm(), m.source_gid.0, &m.mad)
             });
         }
     }

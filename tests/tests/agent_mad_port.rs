@@ -199,7 +199,6 @@ trait Live {
 
 impl Live for NdiPort {
     fn live_objects_now(&self) -> usize {
-        use ndcm_host::device::HostCm;
         self.live_objects()
     }
 }
@@ -344,16 +343,8 @@ fn lifecycle(tag: &str, lose_on_a: Option<AttributeId>) {
     verifier.assert_clean();
 
     // The agents moved every MAD the CMs sent, and only those.
-    assert_eq!(
-        a.cm().adapter().unsent(),
-        0,
-        "A's CM sent with no agent request"
-    );
-    assert_eq!(
-        b.cm().adapter().unsent(),
-        0,
-        "B's CM sent with no agent request"
-    );
+    assert_eq!(a.cm().unsent(), 0, "A's CM sent with no agent request");
+    assert_eq!(b.cm().unsent(), 0, "B's CM sent with no agent request");
     for (name, s) in [("A", &stats_a), ("B", &stats_b)] {
         assert_eq!(s.dropped_total(), 0, "{name}: {s}");
         assert_eq!(s.outbound, s.sent, "{name}: {s}");
@@ -498,7 +489,7 @@ fn ndcm_agent_command_accepts_a_connection_over_the_tunnel() {
     verifier.assert_clean();
     assert_eq!(stats_b.dropped_total(), 0, "{stats_b}");
     assert_eq!(tunnel_b.dropped_total(), 0, "{tunnel_b:?}");
-    assert_eq!(b.cm().adapter().unsent(), 0);
+    assert_eq!(b.cm().unsent(), 0);
     let code = command.join().expect("command thread");
     assert_eq!(code, std::process::ExitCode::SUCCESS);
     let (_, mads) = read_capture(&cap_b);

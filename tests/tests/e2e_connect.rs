@@ -102,7 +102,7 @@ fn two_clients_whose_first_reqs_share_a_comm_id_are_two_requests() {
     let third = net
         .world
         .add_node(&[third_gid], vec![adapter(third_ip)], move |p, f| {
-            Port::new(p, f, vec![third_gid])
+            ndcm_host::ndi_port::on_fabric(p, f, vec![third_gid])
         });
     net.world.fabric().record();
     let server = net.server();

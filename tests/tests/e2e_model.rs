@@ -8,7 +8,6 @@
 
 use ndcm_cm::platform::Duration;
 use ndcm_host::client::{Client, ipv4_gid, node_ipv4};
-use ndcm_host::device::HostCm;
 use ndcm_host::device::{Device, Io, Pending};
 use ndcm_host::fabric::FaultModel;
 use ndcm_host::ndi_port::NdiPort;
@@ -56,7 +55,9 @@ fn net() -> Net {
             max_sge: 4,
             max_inline: 64,
         };
-        world.add_node(&[gid], vec![adapter], move |p, f| Cm::new(p, f, vec![gid]))
+        world.add_node(&[gid], vec![adapter], move |p, f| {
+            ndcm_host::ndi_port::on_fabric(p, f, vec![gid])
+        })
     };
     let client = node(CLIENT_IP);
     let server = node(SERVER_IP);
@@ -75,9 +76,9 @@ impl Net {
         let _ = self.world.run_until_idle(Duration::from_millis(600_000));
         for d in [&self.client, &self.server] {
             assert!(
-                d.cm().stats().is_quiescent(),
+                d.cm().manager().stats().is_quiescent(),
                 "CM not quiescent: {:?}, timers armed: {:?}",
-                d.cm().stats(),
+                d.cm().manager().stats(),
                 d.cm().next_timer()
             );
         }

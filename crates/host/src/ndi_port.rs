@@ -1,28 +1,24 @@
 //! `NdiPort`: the host's CM port — ndcm-ndi's own CM adapter
 //! (`ndcm_ndi::cm_adapter::ManagerPort`, the one the Windows driver uses)
 //! over a fresh CEP manager on the host platform, its MADs on the in-memory
-//! fabric. Every host configuration (the e2e and model checks, `ndcm sim`,
-//! the interop stack, the benches) runs the driver's adapter through it, so
-//! the host cannot drift from what the driver does.
+//! fabric (`on_fabric`) or wherever its owner binds them (`unbound`, e.g.
+//! the MAD agent's queue as in the driver). Every host configuration (the
+//! e2e and model checks, `ndcm sim`, the interop stack, the benches) runs
+//! the driver's adapter itself, so the host cannot drift from what the
+//! driver does.
 //!
-//! Pure delegation: all CM behaviour (translation, refusals, timers) is the
-//! adapter's; this module only gives the node's CEP manager its CA GUID,
-//! picks the source GID of each MAD and puts it on the fabric (or, for a
-//! device configured like the driver, leaves the MAD sink to its owner:
-//! `NdiPort::unbound`). It must never add CM behaviour of its own.
+//! All CM behaviour (translation, refusals, timers) is the adapter's; this
+//! module only gives the node's CEP manager its CA GUID, picks the source
+//! GID of each MAD, puts it on the fabric and implements the host device's
+//! `HostCm` entry points. It must never add CM behaviour of its own.
 
 use crate::device::{EventSink, HostCm};
 use crate::fabric::{Datagram, Fabric};
 use crate::platform::HostPlatform;
 use crate::sys::{StdSys, Sys};
-use ndcm_cm::cid::Cid;
-use ndcm_cm::platform::{Duration, Instant, Platform};
-use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing, Stats};
-use ndcm_ndi::NdiError;
-use ndcm_ndi::QueueOwner;
-use ndcm_ndi::abi::NdcmMadAddress;
-use ndcm_ndi::cm_adapter::{Deferred, ManagerPort};
-use ndcm_ndi::cm_port::{AcceptSpec, CmPort, ConnectSpec, ListenSpec};
+use ndcm_cm::platform::{Instant, Platform};
+use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing};
+use ndcm_ndi::cm_adapter::ManagerPort;
 use ndcm_wire::Gid;
 use std::sync::Arc;
 
@@ -40,156 +36,76 @@ pub fn ca_guid(gids: &[[u8; 16]]) -> u64 {
         .map_or(base, |id| base ^ u64::from_be_bytes(id))
 }
 
-/// ndcm-ndi's `ManagerPort` on the host platform and fabric.
-pub struct NdiPort<S: Sys = StdSys> {
-    port: ManagerPort<HostPlatform<S>>,
+/// The host's CM port: ndcm-ndi's `ManagerPort` itself, on the host
+/// platform (no wrapper, so nothing can be added between the dispatcher and
+/// the driver's adapter).
+pub type NdiPort<S = StdSys> = ManagerPort<HostPlatform<S>>;
+
+/// The adapter over a fresh CEP manager on `platform`, sending from `gids`
+/// (the first of the destination's family) on `fabric`.
+pub fn on_fabric<S: Sys>(
+    platform: HostPlatform<S>,
+    fabric: Arc<Fabric<S>>,
+    gids: Vec<[u8; 16]>,
+) -> NdiPort<S> {
+    let config = ManagerConfig {
+        ca_guid: ca_guid(&gids),
+        ..ManagerConfig::default()
+    };
+    let port = unbound(platform.clone(), config, 1);
+    let _bound = port.bind_mads(Arc::new(move |o: &Outgoing| {
+        let v4 = o.to.gid.to_ipv4().is_some();
+        let src = gids
+            .iter()
+            .find(|g| Gid(**g).to_ipv4().is_some() == v4)
+            .or(gids.first())
+            .copied()
+            .unwrap_or_default();
+        fabric.send(
+            platform.now(),
+            Datagram {
+                src,
+                dst: o.to.gid.0,
+                mad: Box::new(o.mad),
+            },
+        );
+        true
+    }));
+    port
 }
 
-impl<S: Sys> NdiPort<S> {
-    /// The adapter over a fresh CEP manager on `platform`, sending from
-    /// `gids` (the first of the destination's family) on `fabric`.
-    pub fn new(platform: HostPlatform<S>, fabric: Arc<Fabric<S>>, gids: Vec<[u8; 16]>) -> Self {
-        let config = ManagerConfig {
-            ca_guid: ca_guid(&gids),
-            ..ManagerConfig::default()
-        };
-        let port = Self::unbound(platform.clone(), config, 1);
-        port.port.bind_mads(Arc::new(move |o: &Outgoing| {
-            let v4 = o.to.gid.to_ipv4().is_some();
-            let src = gids
-                .iter()
-                .find(|g| Gid(**g).to_ipv4().is_some() == v4)
-                .or(gids.first())
-                .copied()
-                .unwrap_or_default();
-            fabric.send(
-                platform.now(),
-                Datagram {
-                    src,
-                    dst: o.to.gid.0,
-                    mad: Box::new(o.mad),
-                },
-            );
-            true
-        }));
-        port
-    }
-
-    /// The adapter over a fresh CEP manager with `config` on `platform`,
-    /// sending from HCA port `local_port`, with no MAD sink: its owner binds
-    /// one (`adapter().bind_mads`), e.g. the MAD agent's queue as in the
-    /// driver. MADs sent before that are counted as unsent.
-    pub fn unbound(platform: HostPlatform<S>, config: ManagerConfig, local_port: u8) -> Self {
-        NdiPort {
-            port: ManagerPort::new(CepManager::new(platform, config), local_port),
-        }
-    }
-
-    /// The adapter.
-    pub fn adapter(&self) -> &ManagerPort<HostPlatform<S>> {
-        &self.port
-    }
-
-    /// The manager's live-object counters (leak audits).
-    pub fn stats(&self) -> Stats {
-        self.port.manager().stats()
-    }
-}
-
-impl<S: Sys> CmPort for NdiPort<S> {
-    type Effects = Deferred;
-    fn create(&self, owner: QueueOwner) -> Result<Cid, NdiError> {
-        self.port.create(owner)
-    }
-    fn adopt(&self, cid: Cid, owner: QueueOwner) -> Result<(), NdiError> {
-        self.port.adopt(cid, owner)
-    }
-    fn listen(
-        &self,
-        file: u64,
-        cid: Cid,
-        spec: &ListenSpec,
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.listen(file, cid, spec, fx)
-    }
-    fn connect(
-        &self,
-        file: u64,
-        cid: Cid,
-        spec: &ConnectSpec<'_>,
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.connect(file, cid, spec, fx)
-    }
-    fn accept(
-        &self,
-        file: u64,
-        cid: Cid,
-        spec: &AcceptSpec<'_>,
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.accept(file, cid, spec, fx)
-    }
-    fn rtu(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
-        self.port.rtu(file, cid, fx)
-    }
-    fn reject(
-        &self,
-        file: u64,
-        cid: Cid,
-        reason: u16,
-        pdata: &[u8],
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.reject(file, cid, reason, pdata, fx)
-    }
-    fn dreq(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
-        self.port.dreq(file, cid, fx)
-    }
-    fn drep(&self, file: u64, cid: Cid, fx: &mut Deferred) -> Result<(), NdiError> {
-        self.port.drep(file, cid, fx)
-    }
-    fn destroy(&self, file: u64, cid: Cid, fx: &mut Deferred) {
-        self.port.destroy(file, cid, fx)
-    }
-    fn timewait(&self, file: u64, cid: Cid) -> Duration {
-        self.port.timewait(file, cid)
-    }
-    fn submit_mad(
-        &self,
-        address: &NdcmMadAddress,
-        mad: &[u8; 256],
-        fx: &mut Deferred,
-    ) -> Result<(), NdiError> {
-        self.port.submit_mad(address, mad, fx)
-    }
-    fn perform(&self, fx: Deferred) {
-        self.port.perform(fx)
-    }
+/// The adapter over a fresh CEP manager with `config` on `platform`,
+/// sending from HCA port `local_port`, with no MAD sink: its owner binds one
+/// (`bind_mads`), e.g. the MAD agent's queue as in the driver. MADs sent
+/// before that are counted as unsent.
+pub fn unbound<S: Sys>(
+    platform: HostPlatform<S>,
+    config: ManagerConfig,
+    local_port: u8,
+) -> NdiPort<S> {
+    ManagerPort::new(CepManager::new(platform, config), local_port)
 }
 
 impl<S: Sys> HostCm for NdiPort<S> {
     fn bind_events(&self, sink: EventSink) {
-        self.port.bind_events(sink);
+        // The device binds once, when it is built.
+        let _bound = ManagerPort::bind_events(self, sink);
     }
     fn receive(&self, from: [u8; 16], mad: &[u8; 256]) {
-        self.port.receive(
-            MadAddress {
-                gid: Gid(from),
-                port: 1,
-            },
-            mad,
-        );
+        let from = MadAddress {
+            gid: Gid(from),
+            port: 1,
+        };
+        ManagerPort::receive(self, from, mad);
     }
     fn fire_timers(&self, now: Instant) {
-        self.port.fire_timers(now);
+        ManagerPort::fire_timers(self, now);
     }
     fn next_timer(&self) -> Option<Instant> {
-        self.port.next_timer()
+        ManagerPort::next_timer(self)
     }
     fn live_objects(&self) -> usize {
-        self.port.live_objects()
+        ManagerPort::live_objects(self)
     }
 }
 

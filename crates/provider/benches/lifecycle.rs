@@ -38,7 +38,7 @@ use ndcm_cm::platform::Duration;
 use ndcm_cm::sim::{Pair, SERVICE, Side};
 use ndcm_host::device::Device as HostDriver;
 use ndcm_host::fabric::FaultModel;
-use ndcm_host::ndi_port::NdiPort;
+use ndcm_host::ndi_port::{self, NdiPort};
 use ndcm_host::verifier::{Mode, Verifier};
 use ndcm_host::world::World;
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
@@ -126,7 +126,7 @@ fn host_stack() -> Stack<Dev, World<NdiPort>> {
         let mut drivers: Vec<Arc<HostDriver<NdiPort>>> = Vec::new();
         for n in 1..=2u8 {
             drivers.push(world.add_node(&[gid(n)], vec![adapter_info(n)], |p, f| {
-                NdiPort::new(p, f, vec![gid(n)])
+                ndi_port::on_fabric(p, f, vec![gid(n)])
             }));
         }
         let client = HostDevice::open(&drivers[0]);

@@ -8,7 +8,7 @@
 
 use ndcm_cm::platform::Duration;
 use ndcm_host::client::{ipv4_gid, node_ipv4};
-use ndcm_host::ndi_port::NdiPort;
+use ndcm_host::ndi_port::{self, NdiPort};
 use ndcm_host::world::World;
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
 use ndcm_provider::host::HostDevice;
@@ -51,7 +51,7 @@ fn net(client_ip: StdIp, server_ip: StdIp) -> Net {
             max_inline: 64,
         };
         let device = world.add_node(&[gid], vec![adapter], move |p, f| {
-            NdiPort::new(p, f, vec![gid])
+            ndi_port::on_fabric(p, f, vec![gid])
         });
         Arc::new(HostDevice::open(&device))
     };

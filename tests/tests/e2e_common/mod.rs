@@ -61,7 +61,7 @@ impl Net {
         let node = |world: &mut World<Port>, ip: [u8; 4]| {
             let gid = ipv4_gid(ip);
             world.add_node(&[gid], vec![adapter(ip)], move |p, f| {
-                Port::new(p, f, vec![gid])
+                ndcm_host::ndi_port::on_fabric(p, f, vec![gid])
             })
         };
         let client = node(&mut world, CLIENT_IP);
@@ -141,9 +141,9 @@ impl Net {
         self.world.assert_clean();
         for d in [&self.server, &self.client] {
             assert!(
-                d.cm().stats().is_quiescent(),
+                d.cm().manager().stats().is_quiescent(),
                 "CM not quiescent: {:?}",
-                d.cm().stats()
+                d.cm().manager().stats()
             );
         }
     }

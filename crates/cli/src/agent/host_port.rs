@@ -10,9 +10,9 @@
 //! scope. This module never sends or receives a MAD itself.
 
 use ndcm_cm::{ManagerConfig, Outgoing};
-use ndcm_host::device::{Device as HostDriver, HostCm};
+use ndcm_host::device::Device as HostDriver;
 use ndcm_host::irql::callback_scope;
-use ndcm_host::ndi_port::{NdiPort, ca_guid};
+use ndcm_host::ndi_port::{self, NdiPort, ca_guid};
 use ndcm_host::sys::Callback;
 use ndcm_host::{HostPlatform, Irql, StdSys};
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
@@ -25,7 +25,7 @@ use std::thread::{self, JoinHandle};
 /// A host device whose MADs go through the MAD-port IOCTLs: its CM is the
 /// host's `NdiPort` (the driver's adapter) with the MAD agent's queue as
 /// its MAD sink. MADs the CM sends while no MAD_GET_OUTBOUND is pending are
-/// dropped like lost packets and counted: `cm().adapter().unsent()`.
+/// dropped like lost packets and counted: `cm().unsent()`.
 pub type MadPortDevice = HostDriver<NdiPort>;
 
 /// The CM configuration of a device with `adapters`: its CA GUID comes
@@ -54,19 +54,16 @@ pub fn mad_port_device(
     adapters: Vec<AdapterInfo>,
     local_port: u8,
 ) -> Arc<MadPortDevice> {
-    let cm = NdiPort::unbound(platform.clone(), manager_config(&adapters), local_port);
+    let cm = ndi_port::unbound(platform.clone(), manager_config(&adapters), local_port);
     let device = HostDriver::new(platform, cm, adapters);
     let weak: Weak<MadPortDevice> = Arc::downgrade(&device);
-    device
-        .cm()
-        .adapter()
-        .bind_mads(Arc::new(move |outgoing: &Outgoing| {
-            weak.upgrade().is_some_and(|device| {
-                device
-                    .ndi()
-                    .deliver_outbound_mad(&outbound_envelope(outgoing))
-            })
-        }));
+    let _bound = device.cm().bind_mads(Arc::new(move |outgoing: &Outgoing| {
+        weak.upgrade().is_some_and(|device| {
+            device
+                .ndi()
+                .deliver_outbound_mad(&outbound_envelope(outgoing))
+        })
+    }));
     device
 }
 

@@ -1337,14 +1337,15 @@ fn open_process<C: SimCm>(driver: &Arc<HostDriver<C>>) -> NdResult<Process<C>> {
 
 impl<S: ndcm_host::Sys> SimCm for NdiPort<S> {
     fn duplicates_dropped(&self) -> Option<u64> {
-        Some(self.adapter().manager().dropped())
+        Some(self.manager().dropped())
     }
 }
 
 /// Runs `cfg` on the real CEP manager through the driver's CM adapter
 /// (`ndcm_host::ndi_port::NdiPort`).
 pub fn run(cfg: SimConfig, progress: &mut dyn FnMut(u64)) -> Result<SimReport, String> {
-    let mut make = |platform, fabric, _i, gid| NdiPort::new(platform, fabric, vec![gid]);
+    let mut make =
+        |platform, fabric, _i, gid| ndcm_host::ndi_port::on_fabric(platform, fabric, vec![gid]);
     let sim: Sim<NdiPort> = Sim::new(cfg, &mut make)?;
     Ok(sim.run(progress))
 }
