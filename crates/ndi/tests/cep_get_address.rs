@@ -91,15 +91,13 @@ fn passive_side_reports_the_endpoints_of_the_request_it_took() {
     assert_eq!(got.remote, v4(REMOTE4, 50000));
     // Through the backlog: the REQ arrives first, GET_REQ_CM takes it.
     let (l2, _) = fx.listen(&f, a, 5002);
-    let cid = fx.ndi.cm().incoming();
     let mut req = req_info();
     req.local.port = 5002;
     req.remote = IpEndpoint {
         addr: IpAddr::V4([10, 0, 0, 7]),
         port: 40001,
     };
-    fx.ndi
-        .on_cm_event(owner(&f, l2), CmEvent::ReqReceived { cid, req });
+    fx.incoming_req(&f, l2, req);
     let c2 = fx.conn(&f, a);
     fx.ok(&f, Ioctl::GetReqCm, &get_req_in(l2, c2), 0);
     let got = addresses(&fx, &f, c2).unwrap();
@@ -229,9 +227,7 @@ fn ipv6_endpoints_are_reported_on_both_sides() {
         },
         ..req_info()
     };
-    let cid = fx.ndi.cm().incoming();
-    fx.ndi
-        .on_cm_event(owner(&f, l), CmEvent::ReqReceived { cid, req });
+    fx.incoming_req(&f, l, req);
     assert_eq!(fx.done(get).status, NtStatus::SUCCESS);
     let got = addresses(&fx, &f, pc).unwrap();
     assert_eq!(

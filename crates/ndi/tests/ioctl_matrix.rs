@@ -372,14 +372,7 @@ fn every_ioctl_succeeds_on_valid_input() {
     assert_eq!(fx.done(accept).status, NtStatus::SUCCESS);
     let c2 = fx.conn(&f, a);
     let get = fx.pend(&f, Ioctl::GetReqCm, &get_req_in(l, c2), 0);
-    let cid = fx.ndi.cm().incoming();
-    fx.ndi.on_cm_event(
-        owner(&f, l),
-        CmEvent::ReqReceived {
-            cid,
-            req: req_info(),
-        },
-    );
+    fx.incoming_req(&f, l, req_info());
     assert_eq!(fx.done(get).status, NtStatus::SUCCESS);
     fx.ok(&f, Ioctl::RejCm, &rej_in(c2, 148), 0);
     fx.ok(&f, Ioctl::CancelCmIrps, &handle_in(l), 0);

@@ -338,14 +338,7 @@ fn get_connection_request_uses_the_backlog_then_fifo_and_cancels_back_to_idle() 
     let (l, port) = fx.listen(&f, a, 0);
     assert!(port >= 49152, "port 0 allocates an ephemeral port");
     // REQ before any GET_REQ: parked, taken at once by the next GET_REQ.
-    let cid = fx.ndi.cm().incoming();
-    fx.ndi.on_cm_event(
-        owner(&f, l),
-        CmEvent::ReqReceived {
-            cid,
-            req: req_info(),
-        },
-    );
+    fx.incoming_req(&f, l, req_info());
     let c1 = fx.conn(&f, a);
     fx.ok(&f, Ioctl::GetReqCm, &get_req_in(l, c1), 0);
     assert_eq!(
@@ -363,14 +356,7 @@ fn get_connection_request_uses_the_backlog_then_fifo_and_cancels_back_to_idle() 
         fx.status(&f, Ioctl::ReqCm, &req_in(c3, qp, 0), 0),
         NtStatus::CONNECTION_ACTIVE
     );
-    let cid = fx.ndi.cm().incoming();
-    fx.ndi.on_cm_event(
-        owner(&f, l),
-        CmEvent::ReqReceived {
-            cid,
-            req: req_info(),
-        },
-    );
+    fx.incoming_req(&f, l, req_info());
     assert_eq!(fx.done(g2).status, NtStatus::SUCCESS);
     assert!(fx.ndi.requests().completion(g3).is_none());
     fx.cancel(g3);
@@ -396,14 +382,7 @@ fn destroying_the_target_of_a_get_req_cancels_it_at_once() {
     fx.ok(&f, Ioctl::DestroyCep, &handle_in(c1), 0);
     assert_eq!(fx.done(g1).status, NtStatus::CANCELLED);
     assert!(fx.ndi.requests().completion(g2).is_none());
-    let cid = fx.ndi.cm().incoming();
-    fx.ndi.on_cm_event(
-        owner(&f, l),
-        CmEvent::ReqReceived {
-            cid,
-            req: req_info(),
-        },
-    );
+    fx.incoming_req(&f, l, req_info());
     assert_eq!(fx.done(g2).status, NtStatus::SUCCESS);
     fx.ndi.close(&f);
     fx.assert_nothing_leaked();
@@ -534,14 +513,7 @@ fn closing_the_file_completes_everything_once_and_releases_everything() {
         NtStatus::CANCELLED
     );
     fx.ndi.on_cm_event(owner(&f, cc), CmEvent::DreqReceived);
-    let late = fx.ndi.cm().incoming();
-    fx.ndi.on_cm_event(
-        owner(&f, l),
-        CmEvent::ReqReceived {
-            cid: late,
-            req: req_info(),
-        },
-    );
+    fx.incoming_req(&f, l, req_info());
     fx.ndi.close(&f);
     fx.assert_nothing_leaked();
     assert_eq!(fx.ndi.file_objects(&f), (0, 0, 0, 0));

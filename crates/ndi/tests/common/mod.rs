@@ -273,6 +273,15 @@ impl Fx {
         (o.listener, u16::from_be(o.port_be))
     }
 
+    /// A REQ arriving for listener `l` (the scripted CM's new CID carries
+    /// `req`); returns the new CID.
+    pub fn incoming_req(&self, f: &TestFile, l: u64, req: ReqInfo) -> ndcm_cm::cid::Cid {
+        let cid = self.ndi.cm().incoming();
+        self.ndi
+            .on_cm_event(owner(f, l), CmEvent::ReqReceived { cid, req });
+        cid
+    }
+
     /// Cancels a queued request the way the framework does.
     pub fn cancel(&self, id: u64) {
         let (owner, r, info) = self.ndi.requests().cancel(id).expect("queued");
