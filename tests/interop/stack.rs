@@ -51,14 +51,7 @@ impl Stack {
         let bridge = fabric.attach(&peer_gids);
         let cm =
             ndcm_host::ndi_port::on_fabric(platform.clone(), Arc::clone(&fabric), vec![my_gid]);
-        let adapter = AdapterInfo {
-            addresses: vec![IpAddr::V4(me)],
-            max_inbound_read_limit: 16,
-            max_outbound_read_limit: 16,
-            max_qp_depth: 1024,
-            max_sge: 4,
-            max_inline: 64,
-        };
+        let adapter = AdapterInfo::soft_roce(vec![IpAddr::V4(me)]);
         let device = Device::new(platform.clone(), cm, vec![adapter]);
         let tunnel = Arc::new(tunnel);
         let stop = Arc::new(AtomicBool::new(false));

@@ -47,14 +47,7 @@ fn net() -> Net {
     );
     let mut node = |ip: [u8; 4]| {
         let gid = ipv4_gid(ip);
-        let adapter = AdapterInfo {
-            addresses: vec![IpAddr::V4(ip)],
-            max_inbound_read_limit: 16,
-            max_outbound_read_limit: 16,
-            max_qp_depth: 1024,
-            max_sge: 4,
-            max_inline: 64,
-        };
+        let adapter = AdapterInfo::soft_roce(vec![IpAddr::V4(ip)]);
         world.add_node(&[gid], vec![adapter], move |p, f| {
             ndcm_host::ndi_port::on_fabric(p, f, vec![gid])
         })

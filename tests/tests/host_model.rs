@@ -170,14 +170,7 @@ mod dispatch {
         Device::new(
             HostPlatform::new_virtual(),
             ScriptedHostCm::new(),
-            vec![AdapterInfo {
-                addresses: vec![IpAddr::V4(node_ipv4(1))],
-                max_inbound_read_limit: 16,
-                max_outbound_read_limit: 16,
-                max_qp_depth: 1024,
-                max_sge: 4,
-                max_inline: 64,
-            }],
+            vec![AdapterInfo::soft_roce(vec![IpAddr::V4(node_ipv4(1))])],
         )
     }
 

@@ -263,3 +263,20 @@ pub struct AdapterInfo {
     /// Largest inline data size.
     pub max_inline: u32,
 }
+
+impl AdapterInfo {
+    /// An adapter with `addresses` and the limits of the host's software
+    /// RoCE device (what `ndcm sim`, the MAD agent's device and the tests
+    /// expose): read limits 16 both ways, queue depth 1024, 4 SGEs, 64
+    /// bytes inline.
+    pub fn soft_roce(addresses: alloc::vec::Vec<IpAddr>) -> Self {
+        AdapterInfo {
+            addresses,
+            max_inbound_read_limit: 16,
+            max_outbound_read_limit: 16,
+            max_qp_depth: 1024,
+            max_sge: 4,
+            max_inline: 64,
+        }
+    }
+}

@@ -86,14 +86,7 @@ impl Drive for LeanWorld {
 }
 
 fn adapter_info(n: u8) -> AdapterInfo {
-    AdapterInfo {
-        addresses: vec![IpAddr::V4([10, 0, 0, n])],
-        max_inbound_read_limit: 16,
-        max_outbound_read_limit: 16,
-        max_qp_depth: 1024,
-        max_sge: 4,
-        max_inline: 64,
-    }
+    AdapterInfo::soft_roce(vec![IpAddr::V4([10, 0, 0, n])])
 }
 
 /// Two devices on a perfect fabric, a process on each, a listener on B.

@@ -42,14 +42,7 @@ fn net(client_ip: StdIp, server_ip: StdIp) -> Net {
     let mut world = World::perfect();
     let mut node = |ip: StdIp| {
         let (gid, address) = gid_and_address(ip);
-        let adapter = AdapterInfo {
-            addresses: vec![address],
-            max_inbound_read_limit: 16,
-            max_outbound_read_limit: 16,
-            max_qp_depth: 1024,
-            max_sge: 4,
-            max_inline: 64,
-        };
+        let adapter = AdapterInfo::soft_roce(vec![address]);
         let device = world.add_node(&[gid], vec![adapter], move |p, f| {
             ndi_port::on_fabric(p, f, vec![gid])
         });

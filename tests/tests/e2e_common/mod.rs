@@ -30,14 +30,7 @@ pub const SERVER_IP_CLIENT_SIDE: ([u8; 4], [u8; 4]) = (CLIENT_IP, SERVER_IP);
 pub const HORIZON: Duration = Duration::from_millis(600_000);
 
 pub fn adapter(ip: [u8; 4]) -> AdapterInfo {
-    AdapterInfo {
-        addresses: vec![IpAddr::V4(ip)],
-        max_inbound_read_limit: 16,
-        max_outbound_read_limit: 16,
-        max_qp_depth: 1024,
-        max_sge: 4,
-        max_inline: 64,
-    }
+    AdapterInfo::soft_roce(vec![IpAddr::V4(ip)])
 }
 
 pub struct Net {

@@ -27,14 +27,7 @@ type Dev = HostDevice<NdiPort>;
 
 /// The adapter of a host device with address `ip`.
 pub fn adapter_info(ip: Ipv4Addr) -> AdapterInfo {
-    AdapterInfo {
-        addresses: vec![IpAddr::V4(ip.octets())],
-        max_inbound_read_limit: 16,
-        max_outbound_read_limit: 16,
-        max_qp_depth: 1024,
-        max_sge: 4,
-        max_inline: 64,
-    }
+    AdapterInfo::soft_roce(vec![IpAddr::V4(ip.octets())])
 }
 
 /// What the acceptor did.

@@ -127,14 +127,7 @@ mod tests {
     use super::*;
 
     fn adapter(addr: IpAddr) -> AdapterInfo {
-        AdapterInfo {
-            addresses: vec![addr],
-            max_inbound_read_limit: 16,
-            max_outbound_read_limit: 16,
-            max_qp_depth: 1024,
-            max_sge: 4,
-            max_inline: 64,
-        }
+        AdapterInfo::soft_roce(vec![addr])
     }
 
     #[test]

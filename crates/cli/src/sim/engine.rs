@@ -413,14 +413,9 @@ impl<C: SimCm> Sim<C> {
         let mut drivers = Vec::new();
         for i in 0..cfg.nodes {
             let gid = node_gid(i);
-            let adapters = vec![AdapterInfo {
-                addresses: vec![IpAddr::V4(node_ip(i).octets())],
-                max_inbound_read_limit: 16,
-                max_outbound_read_limit: 16,
-                max_qp_depth: 1024,
-                max_sge: 4,
-                max_inline: 64,
-            }];
+            let adapters = vec![AdapterInfo::soft_roce(vec![IpAddr::V4(
+                node_ip(i).octets(),
+            )])];
             let driver = world.add_node(&[gid], adapters, |platform, fabric| {
                 make_cm(platform, fabric, i, gid)
             });
