@@ -19,6 +19,7 @@ pub mod acceptor;
 pub mod host_port;
 pub mod tunnel;
 
+use crate::interrupt;
 use clap::Args;
 use ndcm_host::tunnel::{FrameTap, FrameTunnel, MacAddress, TunnelConfig, TunnelStats};
 use ndcm_provider::Device;
@@ -26,7 +27,6 @@ use ndcm_provider::mad_agent::{AgentConfig, AgentStats, MadAgent};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tunnel::TunnelTransport;
 
@@ -97,25 +97,6 @@ fn parse_mac(s: &str) -> Result<MacAddress, String> {
     Ok(MacAddress(mac))
 }
 
-/// Set by SIGINT.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-#[cfg(unix)]
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Release);
-}
-
-#[cfg(unix)]
-fn catch_sigint() {
-    let handler: extern "C" fn(libc::c_int) = on_sigint;
-    // SAFETY: installs an async-signal-safe handler (one atomic store) for
-    // SIGINT; no other code of this process relies on SIGINT's default.
-    let _ = unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
-}
-
-#[cfg(not(unix))]
-fn catch_sigint() {}
-
 /// The tunnel endpoint the options describe.
 pub fn bind_tunnel(args: &AgentArgs) -> std::io::Result<FrameTunnel> {
     let mut config = TunnelConfig::new(args.local, args.remote, args.ip);
@@ -139,23 +120,19 @@ fn agent_config(args: &AgentArgs) -> AgentConfig {
 
 fn print_stats(agent: &AgentStats, tunnel: &TunnelStats) {
     println!(
-        "agent: {agent}; tunnel: frames rx {} tx {}, MADs rx {} tx {}, dropped {}",
+        "agent: {agent}; tunnel: frames rx {} tx {}, MADs rx {} tx {}, dropped {}; cpu {}",
         tunnel.frames_received,
         tunnel.frames_sent,
         tunnel.mads_received,
         tunnel.mads_sent,
-        tunnel.dropped_total()
+        tunnel.dropped_total(),
+        crate::cpu::describe_process()
     );
 }
 
-/// Runs the agent on `device` until the duration ends, SIGINT, or the
+/// Runs the agent on `device` until the duration ends, Ctrl-C, or the
 /// driver refuses the MAD port; then shuts it down and reports.
 pub fn drive<D: Device>(device: Arc<D>, transport: TunnelTransport, args: &AgentArgs) -> ExitCode {
-    // Only an open-ended run needs Ctrl-C to end cleanly; a bounded one
-    // (and a test calling this in its own process) keeps SIGINT's default.
-    if args.duration.is_none() {
-        catch_sigint();
-    }
     let start = Instant::now();
     let until = args
         .duration
@@ -166,7 +143,7 @@ pub fn drive<D: Device>(device: Arc<D>, transport: TunnelTransport, args: &Agent
     let mut next_report = every.map(|e| start + e);
     let mut agent = MadAgent::new(device, transport, agent_config(args));
     let mut failure = None;
-    while !INTERRUPTED.load(Ordering::Acquire) && until.is_none_or(|u| Instant::now() < u) {
+    while !interrupt::interrupted() && until.is_none_or(|u| Instant::now() < u) {
         if let Err(e) = agent.turn() {
             failure = Some(e);
             break;

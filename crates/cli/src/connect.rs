@@ -12,6 +12,7 @@
 //! loop are `agent`'s.
 
 use crate::agent::{AgentArgs, acceptor, bind_tunnel, host_port, tunnel::TunnelTransport};
+use crate::{cpu, interrupt};
 use clap::Args;
 use ndcm_host::clock::Clock;
 use ndcm_host::{HostPlatform, Verifier};
@@ -118,6 +119,10 @@ fn dial<D: Device>(adapter: &Adapter<D>, args: &ConnectArgs) -> DialStats {
     let limit = Duration::from_secs_f64(args.timeout.max(0.1));
     let mut stats = DialStats::default();
     for i in 0..args.count {
+        if interrupt::interrupted() {
+            eprintln!("ndcm connect: interrupted after {i} lifecycles");
+            break;
+        }
         match lifecycle(adapter, args, i, limit, &mut stats) {
             Ok(()) => stats.completed += 1,
             Err(e) => {
@@ -214,12 +219,13 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
     drop(timers);
     println!(
         "ndcm connect: {} completed, {} failed, {} bad replies; agent: {agent_stats}; \
-         tunnel frames rx {} tx {}",
+         tunnel frames rx {} tx {}; cpu {}",
         stats.completed,
         stats.failed,
         stats.bad_replies,
         tunnel.frames_received,
-        tunnel.frames_sent
+        tunnel.frames_sent,
+        cpu::describe_process()
     );
     if let Some(e) = failure {
         eprintln!("ndcm connect: agent: {e}");

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -70,10 +70,16 @@ pub fn run(args: &DecodeArgs) -> ExitCode {
 }
 
 fn decode_file(args: &DecodeArgs) -> io::Result<()> {
-    let reader = PcapReader::new(BufReader::new(File::open(&args.file)?))?;
-    let link = reader.link_type();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    write_capture(&args.file, args.json, &mut out)?;
+    out.flush()
+}
+
+/// Writes what `ndcm decode` prints of the capture at `path` to `out`.
+pub fn write_capture(path: &Path, json: bool, out: &mut impl Write) -> io::Result<()> {
+    let reader = PcapReader::new(BufReader::new(File::open(path)?))?;
+    let link = reader.link_type();
     for (i, record) in reader.enumerate() {
         let number = i + 1;
         let record = record?;
@@ -81,14 +87,14 @@ fn decode_file(args: &DecodeArgs) -> io::Result<()> {
             Ok(ip) => decode_packet(ip),
             Err(e) => Decoded::Malformed(e.to_string()),
         };
-        let line = if args.json {
+        let line = if json {
             json_line(number, &decoded)
         } else {
             text(number, &decoded)
         };
         out.write_all(line.as_bytes())?;
     }
-    out.flush()
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

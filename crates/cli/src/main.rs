@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod decode;
 mod sim_cmd;
+use ndcm::decode;
 
 #[derive(Parser)]
 #[command(
@@ -39,7 +39,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    // The long-running commands stop cleanly on Ctrl-C and report (a test
+    // calling their `run` in its own process keeps Ctrl-C's default).
+    if matches!(&command, Command::Agent(_) | Command::Listen(_) | Command::Connect(_)) {
+        ndcm::interrupt::catch();
+    }
+    match command {
         Command::Agent(args) => ndcm::agent::run(&args),
         Command::Decode(args) => decode::run(&args),
         Command::Sim(args) => sim_cmd::run(&args),

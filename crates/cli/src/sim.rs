@@ -8,7 +8,6 @@
 //! - [`counters`]: what the fabric carried (MAD kinds, retransmissions).
 //! - [`report`]: the outcome, its invariants, the table and the JSON.
 //! - [`capture`]: the run's MADs as RoCEv2 frames in a pcap file.
-//! - [`cpu`]: CPU time of the calling thread.
 //!
 //! The simulator owns no protocol logic: it is an ND application (several
 //! of them) and an auditor. It must never reach around the provider API
@@ -17,7 +16,6 @@
 pub mod capture;
 pub mod config;
 pub mod counters;
-pub mod cpu;
 pub mod engine;
 pub mod report;
 

@@ -15,7 +15,7 @@
 
 use super::config::SimConfig;
 use super::counters::MadCounters;
-use super::cpu::thread_cpu_nanos;
+use crate::cpu::thread_cpu_nanos;
 use super::report::{Invariants, Outcomes, SimReport};
 use ndcm_cm::platform::{Duration, Instant};
 use ndcm_host::HostPlatform;
