@@ -41,17 +41,17 @@ macro_rules! wdf_size {
     }};
 }
 
-pub(crate) const WDF_DRIVER_CONFIG_SIZE: ULONG = wdf_size!(WDF_DRIVER_CONFIG);
-pub(crate) const WDF_OBJECT_ATTRIBUTES_SIZE: ULONG = wdf_size!(WDF_OBJECT_ATTRIBUTES);
-pub(crate) const WDF_IO_QUEUE_CONFIG_SIZE: ULONG = wdf_size!(WDF_IO_QUEUE_CONFIG);
-pub(crate) const WDF_FILEOBJECT_CONFIG_SIZE: ULONG = wdf_size!(WDF_FILEOBJECT_CONFIG);
-pub(crate) const WDF_TIMER_CONFIG_SIZE: ULONG = wdf_size!(WDF_TIMER_CONFIG);
+pub const WDF_DRIVER_CONFIG_SIZE: ULONG = wdf_size!(WDF_DRIVER_CONFIG);
+pub const WDF_OBJECT_ATTRIBUTES_SIZE: ULONG = wdf_size!(WDF_OBJECT_ATTRIBUTES);
+pub const WDF_IO_QUEUE_CONFIG_SIZE: ULONG = wdf_size!(WDF_IO_QUEUE_CONFIG);
+pub const WDF_FILEOBJECT_CONFIG_SIZE: ULONG = wdf_size!(WDF_FILEOBJECT_CONFIG);
+pub const WDF_TIMER_CONFIG_SIZE: ULONG = wdf_size!(WDF_TIMER_CONFIG);
 const WDF_OBJECT_CONTEXT_TYPE_INFO_SIZE: ULONG = wdf_size!(WDF_OBJECT_CONTEXT_TYPE_INFO);
 
 /// `WDF_OBJECT_ATTRIBUTES_INIT`: inherit execution level and
 /// synchronization scope (zero would be the *Invalid* values), no context.
 #[must_use]
-pub(crate) fn object_attributes() -> WDF_OBJECT_ATTRIBUTES {
+pub fn object_attributes() -> WDF_OBJECT_ATTRIBUTES {
     WDF_OBJECT_ATTRIBUTES {
         Size: WDF_OBJECT_ATTRIBUTES_SIZE,
         ExecutionLevel: _WDF_EXECUTION_LEVEL::WdfExecutionLevelInheritFromParent,
@@ -63,7 +63,7 @@ pub(crate) fn object_attributes() -> WDF_OBJECT_ATTRIBUTES {
 /// `WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE`: [`object_attributes`] plus a
 /// typed context.
 #[must_use]
-pub(crate) fn object_attributes_with(context: &'static ContextTypeInfo) -> WDF_OBJECT_ATTRIBUTES {
+pub fn object_attributes_with(context: &'static ContextTypeInfo) -> WDF_OBJECT_ATTRIBUTES {
     WDF_OBJECT_ATTRIBUTES {
         ContextTypeInfo: context.unique_type(),
         ..object_attributes()
@@ -72,7 +72,7 @@ pub(crate) fn object_attributes_with(context: &'static ContextTypeInfo) -> WDF_O
 
 /// A `WDF_OBJECT_CONTEXT_TYPE_INFO` that can live in a `static`.
 #[repr(transparent)]
-pub(crate) struct ContextTypeInfo(WDF_OBJECT_CONTEXT_TYPE_INFO);
+pub struct ContextTypeInfo(WDF_OBJECT_CONTEXT_TYPE_INFO);
 
 // SAFETY: the value is never mutated after its constant initialisation, and
 // its pointers (the name, `UniqueType`) point to statics, so sharing it
@@ -87,7 +87,7 @@ impl ContextTypeInfo {
     /// `WDF_GET_CONTEXT_TYPE_INFO`: the type info's `UniqueType`, which is
     /// what the framework compares to find a context.
     #[must_use]
-    pub(crate) const fn unique_type(&self) -> PCWDF_OBJECT_CONTEXT_TYPE_INFO {
+    pub const fn unique_type(&self) -> PCWDF_OBJECT_CONTEXT_TYPE_INFO {
         self.0.UniqueType
     }
 }
@@ -99,14 +99,13 @@ macro_rules! declare_context_type {
         // SAFETY: `.data` is an ordinary writable data section; placing the
         // type info there matches the C macro and has no other effect.
         #[unsafe(link_section = ".data")]
-        pub(crate) static $info: ContextTypeInfo =
-            ContextTypeInfo::new(WDF_OBJECT_CONTEXT_TYPE_INFO {
-                Size: WDF_OBJECT_CONTEXT_TYPE_INFO_SIZE,
-                ContextName: concat!(stringify!($ty), "\0").as_ptr().cast(),
-                ContextSize: size_of::<$ty>(),
-                UniqueType: core::ptr::addr_of!($info).cast(),
-                EvtDriverGetUniqueContextType: None,
-            });
+        pub static $info: ContextTypeInfo = ContextTypeInfo::new(WDF_OBJECT_CONTEXT_TYPE_INFO {
+            Size: WDF_OBJECT_CONTEXT_TYPE_INFO_SIZE,
+            ContextName: concat!(stringify!($ty), "\0").as_ptr().cast(),
+            ContextSize: size_of::<$ty>(),
+            UniqueType: core::ptr::addr_of!($info).cast(),
+            EvtDriverGetUniqueContextType: None,
+        });
 
         /// The object's context of this type.
         ///
@@ -114,7 +113,7 @@ macro_rules! declare_context_type {
         /// `handle` must be a live WDF object created with this context type
         /// (its attributes named this type info), and the caller must not
         /// create two live `&mut` to the same context.
-        pub(crate) unsafe fn $getter(handle: WDFOBJECT) -> *mut $ty {
+        pub unsafe fn $getter(handle: WDFOBJECT) -> *mut $ty {
             // SAFETY: per this function's contract the handle is live and
             // carries this context type, so the framework returns its
             // context (never null for a matching type).
@@ -131,18 +130,18 @@ macro_rules! declare_context_type {
 }
 
 /// Context of the control device `\Device\ndcm`.
-pub(crate) struct DeviceContext {
+pub struct DeviceContext {
     /// The device-wide state; `None` until `device::create_control_device`
     /// finishes and after the device's cleanup callback.
-    pub(crate) state: Option<alloc::boxed::Box<DeviceState>>,
+    pub state: Option<alloc::boxed::Box<DeviceState>>,
 }
 declare_context_type!(DEVICE_CONTEXT_TYPE_INFO, DeviceContext, device_context);
 
 /// Context of the root-enumerated PnP device (`root\ndcm`): the control
 /// device it owns, deleted when the PnP device goes away.
-pub(crate) struct PnpDeviceContext {
+pub struct PnpDeviceContext {
     /// The control device, or null.
-    pub(crate) control_device: WDFDEVICE,
+    pub control_device: WDFDEVICE,
 }
 declare_context_type!(
     PNP_DEVICE_CONTEXT_TYPE_INFO,
@@ -152,45 +151,45 @@ declare_context_type!(
 
 /// Context of a file object: one open of `\Device\ndcm` = one ndcm-ndi
 /// instance.
-pub(crate) struct FileContext {
+pub struct FileContext {
     /// The driver's reference to the instance; `None` before
-    /// EvtDeviceFileCreate and after EvtFileClose.
-    pub(crate) file: Option<alloc::sync::Arc<NdiFile>>,
+    /// `EvtDeviceFileCreate` and after `EvtFileClose`.
+    pub file: Option<alloc::sync::Arc<NdiFile>>,
 }
 declare_context_type!(FILE_CONTEXT_TYPE_INFO, FileContext, file_context);
 
 /// Context of a per-connection (or per-listener, per-MAD-agent) manual queue.
-pub(crate) struct QueueContext {
+pub struct QueueContext {
     /// Whose queue this is, for the cancel entry point's lookup.
-    pub(crate) owner: QueueOwner,
+    pub owner: QueueOwner,
     /// The control device the queue belongs to (its parent).
-    pub(crate) device: WDFDEVICE,
+    pub device: WDFDEVICE,
 }
 declare_context_type!(QUEUE_CONTEXT_TYPE_INFO, QueueContext, queue_context);
 
 /// What a pended request waits for: written by its owner before it enters
 /// a manual queue, read (never written) while it is queued.
 #[derive(Clone, Copy)]
-pub(crate) struct PendRecord {
+pub struct PendRecord {
     /// Set by `Requests::forward` before the request enters a manual queue.
-    pub(crate) pended: bool,
+    pub pended: bool,
     /// Valid when `pended`.
-    pub(crate) info: MaybeUninit<PendInfo>,
+    pub info: MaybeUninit<PendInfo>,
 }
 
 /// Context of every request of the control device
 /// (`WdfDeviceInitSetRequestAttributes`).
-pub(crate) struct RequestContext {
+pub struct RequestContext {
     /// What the request waits for while queued.
-    pub(crate) record: PendRecord,
+    pub record: PendRecord,
     /// The thread inside `Requests::forward` for this request (its
-    /// `sync::current_thread_tag`), or 0. Lets EvtIoCanceledOnQueue tell a
+    /// `sync::current_thread_tag`), or 0. Lets `EvtIoCanceledOnQueue` tell a
     /// cancellation the framework reports synchronously from inside
-    /// WdfRequestForwardToIoQueue (same thread, dispatcher lock held) from
+    /// `WdfRequestForwardToIoQueue` (same thread, dispatcher lock held) from
     /// one on another thread.
-    pub(crate) forwarding_thread: AtomicU64,
-    /// Set by EvtIoCanceledOnQueue when it ran inside `forward` on the
+    pub forwarding_thread: AtomicU64,
+    /// Set by `EvtIoCanceledOnQueue` when it ran inside `forward` on the
     /// forwarding thread: `forward` takes the request back and fails.
-    pub(crate) cancelled_in_forward: AtomicBool,
+    pub cancelled_in_forward: AtomicBool,
 }
 declare_context_type!(REQUEST_CONTEXT_TYPE_INFO, RequestContext, request_context);

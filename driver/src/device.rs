@@ -3,9 +3,9 @@
 //! Owns the control device's creation (name, SDDL, symbolic link
 //! `\DosDevices\Global\ndcm`, file-object configuration, request context,
 //! default queue, CM timers, the ndcm-ndi dispatcher), its destruction, and the
-//! file-object callbacks: EvtDeviceFileCreate opens one ndcm-ndi instance per
-//! open file, EvtFileCleanup tears it down (every pending request of the file
-//! completes with STATUS_CANCELLED, spec/NDI.md §9.3), EvtFileClose drops the
+//! file-object callbacks: `EvtDeviceFileCreate` opens one ndcm-ndi instance per
+//! open file, `EvtFileCleanup` tears it down (every pending request of the file
+//! completes with `STATUS_CANCELLED`, spec/NDI.md §9.3), `EvtFileClose` drops the
 //! driver's reference to it.
 //!
 //! The device is a KMDF *control* device (`WdfControlDeviceInitAllocate`):
@@ -13,8 +13,8 @@
 //! the driver deletes it itself when the root-enumerated PnP device that
 //! loaded the driver goes away (driver.rs). It must never be given
 //! power-managed queues. The device and file callbacks here run at
-//! PASSIVE_LEVEL; [`DeviceState`]'s methods and the CM sinks may also run at
-//! DISPATCH_LEVEL (timer, cancellation) and must not wait there.
+//! `PASSIVE_LEVEL`; [`DeviceState`]'s methods and the CM sinks may also run at
+//! `DISPATCH_LEVEL` (timer, cancellation) and must not wait there.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -45,55 +45,55 @@ use crate::sync::KmdfPlatform;
 use crate::timer::CmTimer;
 
 /// The control device's NT name.
-pub(crate) const NDCM_DEVICE_NAME: &str = "\\Device\\ndcm";
+pub const NDCM_DEVICE_NAME: &str = "\\Device\\ndcm";
 /// Its symbolic link; user mode opens `\\.\ndcm`.
-pub(crate) const NDCM_SYMBOLIC_LINK: &str = "\\DosDevices\\Global\\ndcm";
+pub const NDCM_SYMBOLIC_LINK: &str = "\\DosDevices\\Global\\ndcm";
 /// Device object security, the same string as the INF's
-/// `HKR,,Security` (tests/tests/inx_lint.rs checks they match): SYSTEM and
+/// `HKR,,Security` (`tests/tests/inx_lint.rs` checks they match): SYSTEM and
 /// Administrators get all access; authenticated users may open the device
 /// for read and write, which NetworkDirect applications need. Only the
 /// `IoCreateDeviceSecure` subset of SDDL ("D:P" + `(A;;access;;;SID)`).
-pub(crate) const NDCM_DEVICE_SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;AU)";
+pub const NDCM_DEVICE_SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;AU)";
 
 /// The HCA port number CM MADs leave from (the MAD agent's one port).
 const LOCAL_PORT: u8 = 1;
 
 /// The dispatcher of this driver.
-pub(crate) type KmdfNdi = Ndi<KmdfPlatform, KmdfCm, KmdfRequests>;
+pub type KmdfNdi = Ndi<KmdfPlatform, KmdfCm, KmdfRequests>;
 /// One open file's ndcm-ndi instance.
-pub(crate) type NdiFile = File<KmdfPlatform, KmdfRequests>;
+pub type NdiFile = File<KmdfPlatform, KmdfRequests>;
 /// The CEP manager behind the dispatcher, as ndcm-ndi's `CmPort`.
-pub(crate) type KmdfCm = ManagerPort<KmdfPlatform>;
+pub type KmdfCm = ManagerPort<KmdfPlatform>;
 
 /// Everything the control device owns besides WDF objects.
-pub(crate) struct DeviceState {
+pub struct DeviceState {
     ndi: KmdfNdi,
     timer: CmTimer,
 }
 
 impl DeviceState {
     /// The dispatcher.
-    pub(crate) const fn ndi(&self) -> &KmdfNdi {
+    pub const fn ndi(&self) -> &KmdfNdi {
         &self.ndi
     }
 
     /// The CM timer.
-    pub(crate) const fn timer(&self) -> &CmTimer {
+    pub const fn timer(&self) -> &CmTimer {
         &self.timer
     }
 
     /// Sets the CM timer for the CM's earliest deadline. Called after every
     /// entry into the dispatcher or the CM, with no lock held.
-    pub(crate) fn rearm_cm_timer(&self) {
+    pub fn rearm_cm_timer(&self) {
         if let Some(at) = self.ndi.cm().next_timer() {
             self.timer.arm_at(at);
         }
     }
 
-    /// The CM timer fired (DISPATCH_LEVEL, no lock held): every CM timer due
+    /// The CM timer fired (`DISPATCH_LEVEL`, no lock held): every CM timer due
     /// runs (`CepManager::on_timer` and its output: MADs, events, new
     /// timers), then the timer is set for the next deadline.
-    pub(crate) fn on_cm_timer(&self, now: Instant) {
+    pub fn on_cm_timer(&self, now: Instant) {
         self.ndi.cm().fire_timers(now);
         self.rearm_cm_timer();
     }
@@ -159,10 +159,10 @@ static SYMBOLIC_LINK_UTF16: [u16; NDCM_SYMBOLIC_LINK.len()] = utf16(NDCM_SYMBOLI
 static SDDL_UTF16: [u16; NDCM_DEVICE_SDDL.len()] = utf16(NDCM_DEVICE_SDDL);
 
 /// Creates, names and secures the control device, its default queue, CM
-/// timers and dispatcher. PASSIVE_LEVEL (EvtDriverDeviceAdd). On success the
+/// timers and dispatcher. `PASSIVE_LEVEL` (`EvtDriverDeviceAdd`). On success the
 /// caller owns the returned device and must delete it when the PnP device
 /// goes away.
-pub(crate) fn create_control_device(driver: WDFDRIVER) -> Result<WDFDEVICE, NTSTATUS> {
+pub fn create_control_device(driver: WDFDRIVER) -> Result<WDFDEVICE, NTSTATUS> {
     let sddl = unicode(&SDDL_UTF16);
     // SAFETY: `driver` is the live driver object handed to EvtDriverDeviceAdd;
     // `sddl` is a valid UNICODE_STRING over a static buffer.
@@ -204,7 +204,7 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
     unsafe { call_unsafe_wdf_function_binding!(WdfDeviceInitSetExclusive, init, 0) };
     // SAFETY: as above; the device type is the one the IOCTL codes encode.
     unsafe {
-        call_unsafe_wdf_function_binding!(WdfDeviceInitSetDeviceType, init, NDCM_DEVICE_TYPE)
+        call_unsafe_wdf_function_binding!(WdfDeviceInitSetDeviceType, init, NDCM_DEVICE_TYPE);
     };
     // SAFETY: as above. FILE_DEVICE_SECURE_OPEN applies the DACL to opens
     // of `\Device\ndcm\anything` too (matches the INF).
@@ -234,7 +234,6 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
         EvtFileCleanup: Some(evt_file_cleanup),
         AutoForwardCleanupClose: _WDF_TRI_STATE::WdfUseDefault,
         FileObjectClass: _WDF_FILEOBJECT_CLASS::WdfFileObjectWdfCannotUseFsContexts,
-        ..WDF_FILEOBJECT_CONFIG::default()
     };
     let mut file_attributes = object_attributes_with(&FILE_CONTEXT_TYPE_INFO);
     // SAFETY: as above; both structures are initialised and outlive the call.
@@ -374,10 +373,10 @@ impl DeviceState {
 /// The device state, if the device is initialised and not cleaned up.
 ///
 /// # Safety
-/// `device` must be the live control device (created with DeviceContext),
+/// `device` must be the live control device (created with `DeviceContext`),
 /// and the returned reference must not outlive the callback it is used in
 /// (the state is dropped in the device's destroy callback).
-pub(crate) unsafe fn device_state<'a>(device: WDFOBJECT) -> Option<&'a DeviceState> {
+pub unsafe fn device_state<'a>(device: WDFOBJECT) -> Option<&'a DeviceState> {
     // SAFETY: per the contract `device` is the live control device.
     let context = unsafe { device_context(device) };
     // SAFETY: the context lives as long as the device; only shared
@@ -385,7 +384,7 @@ pub(crate) unsafe fn device_state<'a>(device: WDFOBJECT) -> Option<&'a DeviceSta
     unsafe { (*context).state.as_deref() }
 }
 
-/// EvtDestroyCallback of the control device (IRQL <= DISPATCH_LEVEL): the
+/// `EvtDestroyCallback` of the control device (IRQL <= `DISPATCH_LEVEL`): the
 /// device and every child (queues, CM timer) are gone and no callback of
 /// theirs runs any more; drop the state. Dropping it makes no WDF call.
 extern "C" fn evt_control_device_destroy(device: WDFOBJECT) {
@@ -403,7 +402,7 @@ extern "C" fn evt_control_device_destroy(device: WDFOBJECT) {
 /// # Safety
 /// `file_object` must be a live file object of the control device, and the
 /// returned reference must not outlive the callback it is used in.
-pub(crate) unsafe fn file_instance<'a>(file_object: WDFFILEOBJECT) -> Option<&'a NdiFile> {
+pub unsafe fn file_instance<'a>(file_object: WDFFILEOBJECT) -> Option<&'a NdiFile> {
     if file_object.is_null() {
         return None;
     }
@@ -414,33 +413,31 @@ pub(crate) unsafe fn file_instance<'a>(file_object: WDFFILEOBJECT) -> Option<&'a
     unsafe { (*context).file.as_deref() }
 }
 
-/// EvtDeviceFileCreate (PASSIVE_LEVEL): one ndcm-ndi instance per open.
+/// `EvtDeviceFileCreate` (`PASSIVE_LEVEL`): one ndcm-ndi instance per open.
 extern "C" fn evt_device_file_create(
     device: WDFDEVICE,
     request: WDFREQUEST,
     file_object: WDFFILEOBJECT,
 ) {
     // SAFETY: the framework passes its live control device.
-    let status = match unsafe { device_state(device.cast()) } {
-        Some(state) => {
+    let status =
+        unsafe { device_state(device.cast()) }.map_or(STATUS_INVALID_DEVICE_STATE, |state| {
             let file: Arc<NdiFile> = state.ndi().open();
             // SAFETY: the framework passes the new file object, created with
-            // FileContext; no other callback of this file runs before the
-            // create request is completed below.
+            // FileContext; no other callback of this file runs before the create
+            // request is completed below.
             let context = unsafe { file_context(file_object.cast()) };
             // SAFETY: valid, aligned, zero-initialised FileContext memory;
             // written without reading the all-zero `None`.
             unsafe { ptr::write(context, FileContext { file: Some(file) }) };
             STATUS_SUCCESS
-        }
-        None => STATUS_INVALID_DEVICE_STATE,
-    };
+        });
     // SAFETY: the create request is presented to this callback, which must
     // complete it; it is completed exactly once, here.
     unsafe { call_unsafe_wdf_function_binding!(WdfRequestComplete, request, status) };
 }
 
-/// EvtFileCleanup (IRP_MJ_CLEANUP, PASSIVE_LEVEL): the last user handle is
+/// `EvtFileCleanup` (`IRP_MJ_CLEANUP`, `PASSIVE_LEVEL`): the last user handle is
 /// closed; tear the instance down (spec/NDI.md §9.3).
 extern "C" fn evt_file_cleanup(file_object: WDFFILEOBJECT) {
     // SAFETY: the framework passes a live file object of the control device.
@@ -456,7 +453,7 @@ extern "C" fn evt_file_cleanup(file_object: WDFFILEOBJECT) {
     }
 }
 
-/// EvtFileClose (IRP_MJ_CLOSE, PASSIVE_LEVEL): no request of the file is
+/// `EvtFileClose` (`IRP_MJ_CLOSE`, `PASSIVE_LEVEL`): no request of the file is
 /// left; drop the driver's reference to the instance (others, e.g. a CM
 /// callback in flight, keep theirs until they finish).
 extern "C" fn evt_file_close(file_object: WDFFILEOBJECT) {

@@ -1,6 +1,6 @@
 //! Driver entry and the root-enumerated PnP device.
 //!
-//! Owns `DriverEntry` (→ `WdfDriverCreate`, DriverCreate rule),
+//! Owns `DriverEntry` (→ `WdfDriverCreate`, `DriverCreate` rule),
 //! `EvtDriverDeviceAdd` for `root\ndcm` and `EvtDriverUnload`. The INF
 //! installs the driver for the root-enumerated hardware id `root\ndcm`
 //! (`devgen /add /hardwareid root\ndcm`); PnP then loads it and calls
@@ -8,12 +8,12 @@
 //! and the control device `\Device\ndcm` (device.rs) that user mode opens.
 //! The function device has no queues of its own; it owns the control
 //! device's lifetime: its cleanup deletes the control device
-//! (ControlDeviceDeleted), so removing or updating the devnode unloads the
+//! (`ControlDeviceDeleted`), so removing or updating the devnode unloads the
 //! driver.
 //!
-//! All code here runs at PASSIVE_LEVEL. No code is placed in the INIT or
+//! All code here runs at `PASSIVE_LEVEL`. No code is placed in the INIT or
 //! PAGE sections: the driver is small, and non-pageable code cannot fault
-//! at raised IRQL (PagedCodeAtD0). This module must never let the control
+//! at raised IRQL (`PagedCodeAtD0`). This module must never let the control
 //! device outlive the function device, nor touch the control device's state
 //! (device.rs owns it).
 
@@ -32,7 +32,7 @@ use crate::context::{
 use crate::device::create_control_device;
 
 /// `DriverEntry`: creates the WDF driver object. Called by the framework's
-/// `FxDriverEntry` (the image entry point wdk-build links) at PASSIVE_LEVEL.
+/// `FxDriverEntry` (the image entry point wdk-build links) at `PASSIVE_LEVEL`.
 ///
 /// # Safety
 /// Called only by the system loader, with its driver object and registry
@@ -65,7 +65,7 @@ pub unsafe extern "system" fn driver_entry(
     }
 }
 
-/// EvtDriverDeviceAdd for the `root\ndcm` devnode: the function device and
+/// `EvtDriverDeviceAdd` for the `root\ndcm` devnode: the function device and
 /// the control device.
 extern "C" fn evt_driver_device_add(
     driver: WDFDRIVER,
@@ -109,7 +109,7 @@ extern "C" fn evt_driver_device_add(
     STATUS_SUCCESS
 }
 
-/// EvtCleanupCallback of the function device (PASSIVE_LEVEL, when the
+/// `EvtCleanupCallback` of the function device (`PASSIVE_LEVEL`, when the
 /// devnode is removed): deletes the control device. Open handles keep the
 /// underlying device object until they are closed; the file callbacks then
 /// find no dispatcher state and fail or complete what remains.
@@ -126,7 +126,7 @@ extern "C" fn evt_pnp_device_cleanup(device: WDFOBJECT) {
     }
 }
 
-/// EvtDriverUnload (PASSIVE_LEVEL): every WDF object the driver made is a
+/// `EvtDriverUnload` (`PASSIVE_LEVEL`): every WDF object the driver made is a
 /// child of a device that is gone by now; nothing is left to free.
 extern "C" fn evt_driver_unload(_driver: WDFDRIVER) {
     wdk::println!("ndcm: unloaded");

@@ -12,9 +12,9 @@
 //!
 //! This module must never complete a request it has handed to the
 //! dispatcher, never mark a request cancelable (queued requests are
-//! cancelled by the framework, ReqMarkCancelableSend), and never read a
+//! cancelled by the framework, `ReqMarkCancelableSend`), and never read a
 //! user buffer after completion: the input is copied before dispatch
-//! because METHOD_BUFFERED input and output share one system buffer.
+//! because `METHOD_BUFFERED` input and output share one system buffer.
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
@@ -45,7 +45,7 @@ use crate::{abi_status, nt};
 const MAX_INPUT: usize = 64 * 1024;
 
 /// An owned request (WDFREQUEST).
-pub(crate) struct KmdfRequest(WDFREQUEST);
+pub struct KmdfRequest(WDFREQUEST);
 
 // SAFETY: a WDFREQUEST handle may be used from any thread at IRQL <=
 // DISPATCH_LEVEL; `KmdfRequest` is not Clone, so moving it moves the right
@@ -53,14 +53,14 @@ pub(crate) struct KmdfRequest(WDFREQUEST);
 unsafe impl Send for KmdfRequest {}
 
 /// A manual queue (WDFQUEUE) whose context is a [`QueueContext`].
-pub(crate) struct KmdfQueue(WDFQUEUE);
+pub struct KmdfQueue(WDFQUEUE);
 
 // SAFETY: a WDFQUEUE handle may be used from any thread at IRQL <=
 // DISPATCH_LEVEL; the queue's operations are serialised by WDF.
 unsafe impl Send for KmdfQueue {}
 
 /// `ndcm_ndi::Requests` on WDF manual queues of the control device.
-pub(crate) struct KmdfRequests {
+pub struct KmdfRequests {
     device: WDFDEVICE,
 }
 
@@ -72,7 +72,7 @@ unsafe impl Sync for KmdfRequests {}
 
 impl KmdfRequests {
     /// Queues of `device` (the control device).
-    pub(crate) const fn new(device: WDFDEVICE) -> Self {
+    pub const fn new(device: WDFDEVICE) -> Self {
         Self { device }
     }
 }
@@ -288,7 +288,7 @@ unsafe fn pended(request: WDFREQUEST) -> Option<PendInfo> {
 }
 
 /// Takes a reference on a request (`WdfObjectReference` is a C macro over
-/// WdfObjectReferenceActual).
+/// `WdfObjectReferenceActual`).
 fn reference(request: WDFREQUEST) {
     // SAFETY: the caller owns the live request; the reference is released
     // with `dereference` and the same (null) tag.
@@ -303,8 +303,8 @@ fn reference(request: WDFREQUEST) {
     };
 }
 
-/// Releases a reference taken by WdfIoQueueFindRequest or `reference`
-/// (`WdfObjectDereference` is a C macro over WdfObjectDereferenceActual).
+/// Releases a reference taken by `WdfIoQueueFindRequest` or `reference`
+/// (`WdfObjectDereference` is a C macro over `WdfObjectDereferenceActual`).
 fn dereference(request: WDFREQUEST) {
     // SAFETY: `request` carries a reference (from WdfIoQueueFindRequest or
     // `reference`) that the caller gives up here; the tag (null) matches.
@@ -326,10 +326,10 @@ fn dereference(request: WDFREQUEST) {
 /// dispatcher treats as a request being cancelled.
 const MAX_FIND_STEPS: u32 = 1 << 16;
 
-/// Walks the queue oldest first (WdfIoQueueFindRequest) and takes out the
+/// Walks the queue oldest first (`WdfIoQueueFindRequest`) and takes out the
 /// first request whose pend record satisfies `want`
-/// (WdfIoQueueRetrieveFoundRequest). A request cancelled in between is
-/// skipped by restarting the walk (STATUS_NOT_FOUND).
+/// (`WdfIoQueueRetrieveFoundRequest`). A request cancelled in between is
+/// skipped by restarting the walk (`STATUS_NOT_FOUND`).
 fn find_and_retrieve(
     queue: WDFQUEUE,
     want: impl Fn(&PendInfo) -> bool,
@@ -400,8 +400,8 @@ fn find_and_retrieve(
 }
 
 /// Creates the control device's default queue: parallel, not power-managed
-/// (control device), IOCTLs only. PASSIVE_LEVEL.
-pub(crate) fn create_default_queue(device: WDFDEVICE) -> Result<(), NTSTATUS> {
+/// (control device), IOCTLs only. `PASSIVE_LEVEL`.
+pub fn create_default_queue(device: WDFDEVICE) -> Result<(), NTSTATUS> {
     let mut config = WDF_IO_QUEUE_CONFIG {
         Size: WDF_IO_QUEUE_CONFIG_SIZE,
         DispatchType: _WDF_IO_QUEUE_DISPATCH_TYPE::WdfIoQueueDispatchParallel,
@@ -446,7 +446,7 @@ fn complete_now(request: WDFREQUEST, status: NtStatus) {
     };
 }
 
-/// Copies the METHOD_BUFFERED input out of the system buffer (which is also
+/// Copies the `METHOD_BUFFERED` input out of the system buffer (which is also
 /// the output buffer), so the dispatcher's `&[u8]` never aliases a later
 /// output write.
 fn copy_input(request: WDFREQUEST, input_len: usize) -> Result<Vec<u8>, NtStatus> {
@@ -484,8 +484,8 @@ fn copy_input(request: WDFREQUEST, input_len: usize) -> Result<Vec<u8>, NtStatus
     Ok(input)
 }
 
-/// EvtIoDeviceControl of the default queue (IRQL <= DISPATCH_LEVEL; for
-/// user-mode callers PASSIVE_LEVEL in the caller's thread).
+/// `EvtIoDeviceControl` of the default queue (IRQL <= `DISPATCH_LEVEL`; for
+/// user-mode callers `PASSIVE_LEVEL` in the caller's thread).
 extern "C" fn evt_io_device_control(
     queue: WDFQUEUE,
     request: WDFREQUEST,
@@ -532,12 +532,12 @@ extern "C" fn evt_io_device_control(
     state.rearm_cm_timer();
 }
 
-/// EvtIoCanceledOnQueue of a manual queue (IRQL <= DISPATCH_LEVEL): user
+/// `EvtIoCanceledOnQueue` of a manual queue (IRQL <= `DISPATCH_LEVEL`): user
 /// mode cancelled a pended request; the framework has taken it out of the
 /// queue and gives it to us to complete.
 extern "C" fn evt_io_canceled_on_queue(queue: WDFQUEUE, request: WDFREQUEST) {
-    let owned = KmdfRequest(request);
-    let sync = forward_flags(&owned);
+    let presented = KmdfRequest(request);
+    let sync = forward_flags(&presented);
     if sync.forwarding_thread.load(Ordering::SeqCst) == current_thread_tag() {
         // Reported from inside WdfRequestForwardToIoQueue on this thread:
         // the dispatcher's lock is held up the stack. Hand the request back
@@ -554,7 +554,7 @@ extern "C" fn evt_io_canceled_on_queue(queue: WDFQUEUE, request: WDFREQUEST) {
     // SAFETY: the request is presented to this callback, which owns it; its
     // record was written before it was forwarded.
     let info = unsafe { pended(request) };
-    let request = owned;
+    let request = presented;
     // SAFETY: the queue's device is the live control device.
     let state = unsafe { device_state(device.cast()) };
     match (state, info) {

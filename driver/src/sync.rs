@@ -10,11 +10,11 @@
 //! the closure API keeps it pinned in one frame (spec/KMDF.md §4).
 //!
 //! This module must never mix the queued and the ordinary `KeAcquireSpinLock`
-//! APIs on one lock. Closures run at DISPATCH_LEVEL: they must not wait,
+//! APIs on one lock. Closures run at `DISPATCH_LEVEL`: they must not wait,
 //! touch pageable memory or re-take the same lock; the driver's own closures
 //! also never allocate (the portable crates' closures may, from non-paged
-//! pool, which is legal at DISPATCH_LEVEL). WDF calls that are allowed at
-//! DISPATCH_LEVEL (WdfTimerStart, WdfRequestForwardToIoQueue, …) may be made
+//! pool, which is legal at `DISPATCH_LEVEL`). WDF calls that are allowed at
+//! `DISPATCH_LEVEL` (`WdfTimerStart`, `WdfRequestForwardToIoQueue`, …) may be made
 //! under a lock.
 
 use core::cell::UnsafeCell;
@@ -30,8 +30,8 @@ use wdk_sys::{
 };
 
 /// A value guarded by an in-stack queued spin lock. Usable at IRQL <=
-/// DISPATCH_LEVEL; the closure runs at DISPATCH_LEVEL.
-pub(crate) struct InStackQueuedSpinLock<T> {
+/// `DISPATCH_LEVEL`; the closure runs at `DISPATCH_LEVEL`.
+pub struct InStackQueuedSpinLock<T> {
     /// `KeInitializeSpinLock` is a header inline that stores 0 (not emitted
     /// by bindgen); a zero `KSPIN_LOCK` is an initialised, free lock. While
     /// free it holds no address, so the lock may move between acquisitions.
@@ -49,7 +49,7 @@ unsafe impl<T: Send> Send for InStackQueuedSpinLock<T> {}
 
 impl<T> InStackQueuedSpinLock<T> {
     /// A free lock protecting `value`.
-    pub(crate) const fn new(value: T) -> Self {
+    pub const fn new(value: T) -> Self {
         Self {
             lock: UnsafeCell::new(0),
             value: UnsafeCell::new(value),
@@ -93,9 +93,9 @@ const IDLE_TAG: u64 = 1 << 63;
 /// WDK's ntddk.h, so bindgen emits no binding for it; `PsGetCurrentThreadId`
 /// is an exported function. Thread ids are unique among live threads except
 /// the idle threads, which all have id 0; those only run DPCs at
-/// DISPATCH_LEVEL, where a thread cannot change processor, so the processor
+/// `DISPATCH_LEVEL`, where a thread cannot change processor, so the processor
 /// index names them.
-pub(crate) fn current_thread_tag() -> u64 {
+pub fn current_thread_tag() -> u64 {
     // SAFETY: PsGetCurrentThreadId has no preconditions and may be called at
     // any IRQL; it reads the current thread's client id.
     let id = unsafe { PsGetCurrentThreadId() }.addr();
@@ -110,7 +110,7 @@ pub(crate) fn current_thread_tag() -> u64 {
 
 /// The kernel platform. Zero-sized: the kernel services are global.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct KmdfPlatform;
+pub struct KmdfPlatform;
 
 /// `KI_USER_SHARED_DATA` on x64 and ARM64 (wdm.h).
 const KI_USER_SHARED_DATA: usize = 0xFFFF_F780_0000_0000;

@@ -1,5 +1,5 @@
 //! The CM timers on one WDF timer per control device, firing into the
-//! sans-IO core at DISPATCH_LEVEL.
+//! sans-IO core at `DISPATCH_LEVEL`.
 //!
 //! The CEP manager never arms anything itself: its output carries
 //! `TimerOp::Arm { cid, deadline, id }` / `TimerOp::Cancel { cid, deadline,
@@ -37,7 +37,7 @@ struct Armed {
 }
 
 /// The CM timer of one device.
-pub(crate) struct CmTimer {
+pub struct CmTimer {
     timer: WDFTIMER,
     armed: InStackQueuedSpinLock<Armed>,
 }
@@ -51,8 +51,8 @@ unsafe impl Sync for CmTimer {}
 
 impl CmTimer {
     /// Creates the WDF timer, parented to the control device (it is deleted
-    /// with it). PASSIVE_LEVEL, while the device is created.
-    pub(crate) fn create(device: WDFDEVICE) -> Result<Self, NTSTATUS> {
+    /// with it). `PASSIVE_LEVEL`, while the device is created.
+    pub fn create(device: WDFDEVICE) -> Result<Self, NTSTATUS> {
         // WDF_TIMER_CONFIG_INIT: one-shot (Period 0). No automatic
         // serialization: the core does its own locking.
         let mut config = WDF_TIMER_CONFIG {
@@ -92,9 +92,9 @@ impl CmTimer {
 
     /// Makes the timer fire no later than `at`. It is moved only earlier: a
     /// later deadline than the one set is covered by the re-arm after that
-    /// one fires, and an early firing is harmless. IRQL <= DISPATCH_LEVEL,
+    /// one fires, and an early firing is harmless. IRQL <= `DISPATCH_LEVEL`,
     /// no CM or NDI lock held.
-    pub(crate) fn arm_at(&self, at: Instant) {
+    pub fn arm_at(&self, at: Instant) {
         let now = KmdfPlatform.now();
         self.armed.with(|armed| {
             if armed.closed || armed.at.is_some_and(|set| set <= at) {
@@ -138,7 +138,7 @@ impl CmTimer {
     }
 }
 
-/// `EvtTimerFunc` of the CM timer: runs at DISPATCH_LEVEL.
+/// `EvtTimerFunc` of the CM timer: runs at `DISPATCH_LEVEL`.
 extern "C" fn evt_cm_timer(timer: WDFTIMER) {
     // SAFETY: the framework passes the live timer it created; its parent is
     // the control device (set in `CmTimer::create`).
@@ -154,7 +154,7 @@ extern "C" fn evt_cm_timer(timer: WDFTIMER) {
     state.on_cm_timer(KmdfPlatform.now());
 }
 
-/// EvtCleanupCallback of the CM timer (the control device is being
+/// `EvtCleanupCallback` of the CM timer (the control device is being
 /// deleted; the timer is deleted before its parent): close it so no
 /// `arm_at` starts it again.
 extern "C" fn evt_cm_timer_cleanup(timer: WDFOBJECT) {

@@ -78,7 +78,9 @@ fn wine_sim_runs_thousands_of_lifecycles_with_every_invariant_zero() {
         assert_eq!(value, 0, "invariant {name}");
     }
     assert_eq!(
-        json["outcomes"]["established"].as_u64().expect("established")
+        json["outcomes"]["established"]
+            .as_u64()
+            .expect("established")
             + json["outcomes"]["rejected"].as_u64().expect("rejected")
             + json["outcomes"]["timed_out"].as_u64().expect("timed_out"),
         3000,
@@ -86,7 +88,9 @@ fn wine_sim_runs_thousands_of_lifecycles_with_every_invariant_zero() {
     );
     // CPU time comes from GetThreadTimes on Windows.
     assert!(
-        json["performance"]["cpu_ns_per_connection"].as_u64().is_some(),
+        json["performance"]["cpu_ns_per_connection"]
+            .as_u64()
+            .is_some(),
         "no CPU time under Wine: {json}"
     );
     println!("ndcm.exe sim: {}", json["performance"]);

@@ -42,7 +42,10 @@ fn main() -> ExitCode {
     let command = Cli::parse().command;
     // The long-running commands stop cleanly on Ctrl-C and report (a test
     // calling their `run` in its own process keeps Ctrl-C's default).
-    if matches!(&command, Command::Agent(_) | Command::Listen(_) | Command::Connect(_)) {
+    if matches!(
+        &command,
+        Command::Agent(_) | Command::Listen(_) | Command::Connect(_)
+    ) {
         ndcm::interrupt::catch();
     }
     match command {

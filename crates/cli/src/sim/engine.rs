@@ -15,8 +15,8 @@
 
 use super::config::SimConfig;
 use super::counters::MadCounters;
-use crate::cpu::thread_cpu_nanos;
 use super::report::{Invariants, Outcomes, SimReport};
+use crate::cpu::thread_cpu_nanos;
 use ndcm_cm::platform::{Duration, Instant};
 use ndcm_host::HostPlatform;
 use ndcm_host::device::{Device as HostDriver, HostCm};
