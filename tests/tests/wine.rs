@@ -233,3 +233,35 @@ fn linux_connect_completes_every_lifecycle_against_wine_listen() {
     }
     let _ = std::fs::remove_file(capture);
 }
+
+/// Ctrl-C (the console control handler Wine raises for SIGINT) stops an
+/// open-ended `ndcm.exe listen`: it reports and exits 0, with its CPU time
+/// from GetProcessTimes.
+#[test]
+fn wine_ctrl_c_stops_listen_and_it_reports() {
+    let Some(exe) = wine_exe() else { return };
+    let (l, c) = (free_udp_port(), free_udp_port());
+    let listener = wine(&exe)
+        .args(["listen", "--local", &format!("127.0.0.1:{l}")])
+        .args(["--remote", &format!("127.0.0.1:{c}")])
+        .args(["--ip", tunnel_common::LISTEN_IP])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wine ndcm.exe listen");
+    std::thread::sleep(Duration::from_secs(4));
+    let kill = Command::new("kill")
+        .args(["-INT", &listener.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = listener.wait_with_output().expect("wine listen");
+    wait_ok(&out, "ndcm.exe listen after Ctrl-C");
+    let t = text(&out);
+    assert!(t.contains("acceptor: requests 0"), "no report:\n{t}");
+    let agent = t
+        .lines()
+        .find(|l| l.starts_with("agent: "))
+        .unwrap_or_else(|| panic!("no agent report:\n{t}"));
+    assert!(!agent.ends_with("cpu n/a"), "no CPU time: {agent}");
+}

@@ -186,12 +186,13 @@ pub fn run(args: &AgentArgs) -> ExitCode {
     run_on_device(args, transport)
 }
 
+/// On Windows the agent serves the ndcm driver (`\\.\ndcm`); `--listen`
+/// (what `ndcm listen` runs) brings its own in-process stack on every OS.
 #[cfg(windows)]
 fn run_on_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode {
     use ndcm_provider::windows::WindowsDevice;
     if args.listen.is_some() {
-        eprintln!("ndcm agent: --listen is for the host device; use an ND application on Windows");
-        return ExitCode::FAILURE;
+        return run_on_host_device(args, transport);
     }
     match WindowsDevice::open_path(&args.device) {
         Ok(device) => drive(Arc::new(device), transport, args),
@@ -204,10 +205,20 @@ fn run_on_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode {
 
 #[cfg(not(windows))]
 fn run_on_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode {
+    if args.listen.is_none() {
+        println!(
+            "ndcm agent: no ndcm driver on this OS; running against an in-process host device"
+        );
+    }
+    run_on_host_device(args, transport)
+}
+
+/// The agent over an in-process host device (the driver's model), with the
+/// acceptor of `--listen` when asked.
+fn run_on_host_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode {
     use ndcm_host::clock::Clock;
     use ndcm_host::{HostPlatform, Verifier};
     use ndcm_provider::host::HostDevice;
-    println!("ndcm agent: no ndcm driver on this OS; running against an in-process host device");
     let platform = HostPlatform::new(Arc::new(Verifier::default()), Arc::new(Clock::new_real()));
     let device =
         host_port::mad_port_device(platform, vec![acceptor::adapter_info(args.ip)], args.port);
