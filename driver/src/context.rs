@@ -16,7 +16,6 @@
 //! of a callback, or handles they hold a reference on.
 
 use core::mem::{MaybeUninit, size_of};
-use core::sync::atomic::{AtomicBool, AtomicU64};
 
 use ndcm_ndi::requests::{PendInfo, QueueOwner};
 use wdk_sys::{
@@ -182,14 +181,5 @@ pub struct PendRecord {
 pub struct RequestContext {
     /// What the request waits for while queued.
     pub record: PendRecord,
-    /// The thread inside `Requests::forward` for this request (its
-    /// `sync::current_thread_tag`), or 0. Lets `EvtIoCanceledOnQueue` tell a
-    /// cancellation the framework reports synchronously from inside
-    /// `WdfRequestForwardToIoQueue` (same thread, dispatcher lock held) from
-    /// one on another thread.
-    pub forwarding_thread: AtomicU64,
-    /// Set by `EvtIoCanceledOnQueue` when it ran inside `forward` on the
-    /// forwarding thread: `forward` takes the request back and fails.
-    pub cancelled_in_forward: AtomicBool,
 }
 declare_context_type!(REQUEST_CONTEXT_TYPE_INFO, RequestContext, request_context);

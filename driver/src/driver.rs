@@ -29,7 +29,7 @@ use crate::context::{
     PNP_DEVICE_CONTEXT_TYPE_INFO, PnpDeviceContext, WDF_DRIVER_CONFIG_SIZE, object_attributes_with,
     pnp_device_context,
 };
-use crate::device::create_control_device;
+use crate::device::{create_control_device, device_state};
 
 /// `DriverEntry`: creates the WDF driver object. Called by the framework's
 /// `FxDriverEntry` (the image entry point wdk-build links) at `PASSIVE_LEVEL`.
@@ -120,6 +120,14 @@ extern "C" fn evt_pnp_device_cleanup(device: WDFOBJECT) {
     // SAFETY: cleanup runs once; nothing else accesses this context.
     let control = unsafe { core::mem::replace(&mut (*context).control_device, ptr::null_mut()) };
     if !control.is_null() {
+        // Close the CM timer first: deleting the device disposes it (stop,
+        // wait for its callback) before any cleanup callback runs, and a
+        // start on a disposing timer is a verifier break.
+        // SAFETY: `control` is the live control device this function device
+        // created (with DeviceContext); its state outlives this call.
+        if let Some(state) = unsafe { device_state(control.cast()) } {
+            state.timer().close();
+        }
         // SAFETY: `control` is the control device this function device
         // created and nothing else deletes it.
         unsafe { call_unsafe_wdf_function_binding!(WdfObjectDelete, control.cast()) };

@@ -19,7 +19,6 @@
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 use core::ptr;
-use core::sync::atomic::Ordering;
 
 use ndcm_ndi::NdiError;
 use ndcm_ndi::abi::{Ioctl, NtStatus};
@@ -31,11 +30,10 @@ use wdk_sys::{
 };
 
 use crate::context::{
-    PendRecord, QUEUE_CONTEXT_TYPE_INFO, QueueContext, RequestContext, WDF_IO_QUEUE_CONFIG_SIZE,
-    object_attributes, object_attributes_with, queue_context, request_context,
+    PendRecord, QUEUE_CONTEXT_TYPE_INFO, QueueContext, WDF_IO_QUEUE_CONFIG_SIZE, object_attributes,
+    object_attributes_with, queue_context, request_context,
 };
 use crate::device::{device_state, file_instance};
-use crate::sync::current_thread_tag;
 use crate::{abi_status, nt};
 
 /// The largest IOCTL input the driver copies. Every ndcm input is a fixed
@@ -135,14 +133,6 @@ impl Requests for KmdfRequests {
         // Record what the request waits for before it enters the queue: the
         // cancel callback may run as soon as it is there.
         set_pended(&request, Some(info));
-        // Keep the request (and so its context) alive until the flags below
-        // are read, even if another thread cancels and completes it as soon
-        // as it is queued.
-        reference(request.0);
-        let sync = forward_flags(&request);
-        sync.cancelled_in_forward.store(false, Ordering::SeqCst);
-        sync.forwarding_thread
-            .store(current_thread_tag(), Ordering::SeqCst);
         // SAFETY: we own `request` (not completed, not queued, not
         // cancelable: the dispatcher never marks requests cancelable, per
         // ReqMarkCancelableSend); `queue` is a live manual queue of the same
@@ -150,17 +140,11 @@ impl Requests for KmdfRequests {
         let status = unsafe {
             call_unsafe_wdf_function_binding!(WdfRequestForwardToIoQueue, request.0, queue.0)
         };
-        sync.forwarding_thread.store(0, Ordering::SeqCst);
-        // The framework may report a request that was already cancelled by
-        // calling EvtIoCanceledOnQueue on this thread, inside the call above,
-        // while the dispatcher holds its lock. That callback does not enter
-        // the dispatcher (rule 1 of `Requests`); it hands the request back
-        // here, and the dispatcher completes it as refused.
-        let cancelled_here = sync.cancelled_in_forward.swap(false, Ordering::SeqCst);
-        dereference(request.0);
-        if cancelled_here {
-            Err((request, NtStatus::CANCELLED))
-        } else if wdk::nt_success(status) {
+        // On success the request belongs to the queue: it may already be
+        // cancelled and completed by another thread, or by EvtIoCanceledOnQueue
+        // on this one inside the call above (the dispatcher defers that to
+        // its lock's release, `Ndi::canceled_on_queue`). Not touched again.
+        if wdk::nt_success(status) {
             Ok(())
         } else {
             // Still ours (never queued): the caller completes it.
@@ -256,17 +240,6 @@ fn set_pended(request: &KmdfRequest, info: Option<PendInfo>) {
     unsafe { field.write(record) };
 }
 
-/// The request's forward/cancel handshake flags (atomics: read by the
-/// cancel callback while `forward` runs).
-fn forward_flags(request: &KmdfRequest) -> &RequestContext {
-    // SAFETY: every request of the control device carries a RequestContext.
-    let context = unsafe { request_context(request.0.cast()) };
-    // SAFETY: the context lives as long as the request, which the caller
-    // keeps referenced while it uses the result; the fields it touches
-    // through this shared reference are atomics or not written meanwhile.
-    unsafe { &*context }
-}
-
 /// The pend record of a request in (or just taken out of) a manual queue.
 ///
 /// # Safety
@@ -287,27 +260,11 @@ unsafe fn pended(request: WDFREQUEST) -> Option<PendInfo> {
     }
 }
 
-/// Takes a reference on a request (`WdfObjectReference` is a C macro over
-/// `WdfObjectReferenceActual`).
-fn reference(request: WDFREQUEST) {
-    // SAFETY: the caller owns the live request; the reference is released
-    // with `dereference` and the same (null) tag.
-    unsafe {
-        call_unsafe_wdf_function_binding!(
-            WdfObjectReferenceActual,
-            request.cast(),
-            ptr::null_mut(),
-            0,
-            c"queue.rs".as_ptr(),
-        );
-    };
-}
-
-/// Releases a reference taken by `WdfIoQueueFindRequest` or `reference`
+/// Releases a reference taken by `WdfIoQueueFindRequest`
 /// (`WdfObjectDereference` is a C macro over `WdfObjectDereferenceActual`).
 fn dereference(request: WDFREQUEST) {
-    // SAFETY: `request` carries a reference (from WdfIoQueueFindRequest or
-    // `reference`) that the caller gives up here; the tag (null) matches.
+    // SAFETY: `request` carries a reference from WdfIoQueueFindRequest that
+    // the caller gives up here; the tag (null) matches.
     unsafe {
         call_unsafe_wdf_function_binding!(
             WdfObjectDereferenceActual,
@@ -536,15 +493,6 @@ extern "C" fn evt_io_device_control(
 /// mode cancelled a pended request; the framework has taken it out of the
 /// queue and gives it to us to complete.
 extern "C" fn evt_io_canceled_on_queue(queue: WDFQUEUE, request: WDFREQUEST) {
-    let presented = KmdfRequest(request);
-    let sync = forward_flags(&presented);
-    if sync.forwarding_thread.load(Ordering::SeqCst) == current_thread_tag() {
-        // Reported from inside WdfRequestForwardToIoQueue on this thread:
-        // the dispatcher's lock is held up the stack. Hand the request back
-        // to `forward`, which fails and lets the dispatcher complete it.
-        sync.cancelled_in_forward.store(true, Ordering::SeqCst);
-        return;
-    }
     // SAFETY: the framework passes the live manual queue, created with
     // QueueContext (written before any request entered it).
     let context = unsafe { queue_context(queue.cast()) };
@@ -554,7 +502,7 @@ extern "C" fn evt_io_canceled_on_queue(queue: WDFQUEUE, request: WDFREQUEST) {
     // SAFETY: the request is presented to this callback, which owns it; its
     // record was written before it was forwarded.
     let info = unsafe { pended(request) };
-    let request = presented;
+    let request = KmdfRequest(request);
     // SAFETY: the queue's device is the live control device.
     let state = unsafe { device_state(device.cast()) };
     match (state, info) {

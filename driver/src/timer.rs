@@ -11,15 +11,20 @@
 //! device re-arms it for `next_timer()` (device.rs), and when it fires the
 //! callback runs `fire_timers(now)` and re-arms.
 //!
-//! Owns [`CmTimer`], the `EvtTimerFunc` and the timer's cleanup callback.
-//! It must never allocate under its lock, never call into the CM with its
-//! lock held (the lock is a leaf), and never start the WDF timer after the
-//! timer's cleanup callback has closed it (the framework then stops, waits
-//! for and deletes the timer, before the device's state is destroyed).
+//! Owns [`CmTimer`] and the `EvtTimerFunc`; when to start the timer is
+//! ndcm-ndi's `TimerArming`. It must never allocate under its lock, never
+//! call into the CM with its lock held (the lock is a leaf), and never start
+//! the WDF timer once closed. Teardown order (KMDF's): the PnP device's
+//! cleanup closes the timer, then deletes the control device; the framework
+//! disposes the timer (`FxTimer::Dispose`: running down, `Stop(TRUE)` waits
+//! for a callback in flight), runs the children's cleanup callbacks before
+//! the parent's, and destroys the device state in the control device's
+//! EvtDestroyCallback, after every child is gone.
 
 use core::ptr;
 
 use ndcm_cm::platform::{Instant, Platform, QueuedSpinLock};
+use ndcm_ndi::timer_arming::TimerArming;
 use wdk_sys::{
     NTSTATUS, WDF_TIMER_CONFIG, WDFDEVICE, WDFOBJECT, WDFTIMER, call_unsafe_wdf_function_binding,
 };
@@ -28,18 +33,10 @@ use crate::context::{WDF_TIMER_CONFIG_SIZE, object_attributes};
 use crate::device::device_state;
 use crate::sync::{InStackQueuedSpinLock, KmdfPlatform};
 
-/// What the WDF timer is set for.
-struct Armed {
-    /// The deadline it will fire at, if set and not yet fired.
-    at: Option<Instant>,
-    /// Set by the timer's cleanup: never start it again.
-    closed: bool,
-}
-
 /// The CM timer of one device.
 pub struct CmTimer {
     timer: WDFTIMER,
-    armed: InStackQueuedSpinLock<Armed>,
+    armed: InStackQueuedSpinLock<TimerArming>,
 }
 
 // SAFETY: a WDFTIMER handle may be used from any thread at IRQL <=
@@ -65,7 +62,6 @@ impl CmTimer {
         };
         let mut attributes = object_attributes();
         attributes.ParentObject = device.cast();
-        attributes.EvtCleanupCallback = Some(evt_cm_timer_cleanup);
         let mut timer: WDFTIMER = ptr::null_mut();
         // SAFETY: `config` and `attributes` are initialised structures with
         // correct sizes that live across the call; the parent is the live
@@ -83,42 +79,32 @@ impl CmTimer {
         }
         Ok(Self {
             timer,
-            armed: InStackQueuedSpinLock::new(Armed {
-                at: None,
-                closed: false,
-            }),
+            armed: InStackQueuedSpinLock::new(TimerArming::new()),
         })
     }
 
-    /// Makes the timer fire no later than `at`. It is moved only earlier: a
-    /// later deadline than the one set is covered by the re-arm after that
-    /// one fires, and an early firing is harmless. IRQL <= `DISPATCH_LEVEL`,
-    /// no CM or NDI lock held.
+    /// Makes the timer fire no later than `at` (`TimerArming::arm` decides).
+    /// IRQL <= `DISPATCH_LEVEL`, no CM or NDI lock held.
     pub fn arm_at(&self, at: Instant) {
         let now = KmdfPlatform.now();
         self.armed.with(|armed| {
-            if armed.closed || armed.at.is_some_and(|set| set <= at) {
-                return;
+            if armed.arm(at) {
+                self.start(now, at);
             }
-            armed.at = Some(at);
-            // Started under the lock so that two CPUs cannot leave the timer
-            // set for the later of two deadlines.
-            self.start(now, at);
         });
     }
 
     /// The timer fired: nothing is set any more.
     fn fired(&self) {
-        self.armed.with(|armed| armed.at = None);
+        self.armed.with(TimerArming::fired);
     }
 
-    /// Closes the timer: it is never started again. Called from its cleanup
-    /// callback, before the framework stops and deletes it.
-    fn close(&self) {
-        self.armed.with(|armed| {
-            armed.closed = true;
-            armed.at = None;
-        });
+    /// Closes the timer: it is never started again. Called before the
+    /// control device (its parent) is deleted: KMDF stops a timer and waits
+    /// for its callback (`FxTimer::Dispose`) before the timer's cleanup
+    /// callback, and a start in between is a verifier break.
+    pub fn close(&self) {
+        self.armed.with(TimerArming::close);
     }
 
     /// Sets the WDF timer to fire at `at` (a relative due time in 100 ns
@@ -152,19 +138,4 @@ extern "C" fn evt_cm_timer(timer: WDFTIMER) {
     };
     state.timer().fired();
     state.on_cm_timer(KmdfPlatform.now());
-}
-
-/// `EvtCleanupCallback` of the CM timer (the control device is being
-/// deleted; the timer is deleted before its parent): close it so no
-/// `arm_at` starts it again.
-extern "C" fn evt_cm_timer_cleanup(timer: WDFOBJECT) {
-    // SAFETY: the framework passes the timer being cleaned up, still valid
-    // during its cleanup callback; its parent is the control device.
-    let device: WDFOBJECT =
-        unsafe { call_unsafe_wdf_function_binding!(WdfTimerGetParentObject, timer.cast()) };
-    // SAFETY: the parent outlives its child's cleanup; the state is dropped
-    // only in the device's destroy callback, after every child is gone.
-    if let Some(state) = unsafe { device_state(device) } {
-        state.timer().close();
-    }
 }

@@ -30,3 +30,4 @@ pub mod cm_adapter;
 pub mod fuzz_harness;
 pub mod mad_envelope;
 pub mod testing;
+pub mod timer_arming;

@@ -29,9 +29,13 @@
 //! 1. Every method may be called at IRQL <= DISPATCH_LEVEL and while the
 //!    dispatcher holds one of its spin locks (forward happens under the
 //!    object's lock after the state check, rule 1 of spec §6). So no method
-//!    may block, and none may call back into the dispatcher on the calling
-//!    thread: if a request is already cancelled when forwarded, `forward`
-//!    returns it (`Err`) instead of invoking the cancel entry point.
+//!    may block. As in KMDF, `forward` and the `retrieve*`/`delete_queue`
+//!    calls may run the queue's dispatch loop on the calling thread and so
+//!    call the cancel entry point there, for this request (forwarded after
+//!    it was cancelled: `forward` still succeeds) or for others cancelled
+//!    meanwhile (`FxIoQueue::QueueRequestFromForward` → `DispatchEvents` →
+//!    `ProcessCancelledRequestsOnQueue`). The dispatcher defers such a
+//!    callback until it lets go of the lock (`Ndi::canceled_on_queue`).
 //! 2. `complete` is never called with a dispatcher lock held (the
 //!    dispatcher retrieves under the lock and completes after releasing it).
 //! 3. A request handed to the cancel entry point must be completed by the
@@ -101,8 +105,11 @@ pub trait Requests: Send + Sync {
     fn create_queue(&self, owner: QueueOwner) -> Result<Self::Queue, NtStatus>;
 
     /// Moves `request` into `queue` with `info` (WdfRequestForwardToIoQueue,
-    /// cancellable while queued). On failure (e.g. already cancelled) the
-    /// request is returned with the status to complete it with.
+    /// cancellable while queued). A request user mode already cancelled is
+    /// accepted and handed to the cancel entry point, possibly on this
+    /// thread before `forward` returns (rule 1). On failure (the queue no
+    /// longer accepts requests) the request is returned with the status to
+    /// complete it with.
     fn forward(
         &self,
         queue: &Self::Queue,

@@ -7,12 +7,14 @@
 //! point finds its object by lookup under the lock, never through a pointer
 //! it holds no reference to.
 
-use super::{File, Ndi, Work};
+use super::{Deferred, File, Ndi, Work};
 use crate::abi::NtStatus;
 use crate::cm_port::CmPort;
 use crate::handle::HandleTable;
 use crate::object::{CloseCause, ConnState, Connection, FileState, Listener, Qp};
 use crate::requests::{PendInfo, PendKind, QueueOwner, Requests};
+use alloc::collections::VecDeque;
+use core::sync::atomic::Ordering;
 use ndcm_cm::platform::{Instant, Platform, QueuedSpinLock};
 use ndcm_cm::qp::{QpState, QpVerbs};
 
@@ -23,14 +25,69 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     /// EvtIoCanceledOnQueue: the framework took `request` out of the queue
     /// of `owner` because user mode cancelled it. Runs the kind's cancel
     /// action and completes it with STATUS_CANCELLED.
+    ///
+    /// KMDF may call this on any thread, including one that holds the
+    /// file's lock further up its stack: `WdfRequestForwardToIoQueue` and
+    /// the retrieve DDIs run the queue's dispatch loop on the caller's
+    /// thread (`FxIoQueue::QueueRequestFromForward` → `DispatchEvents` →
+    /// `ProcessCancelledRequestsOnQueue`), which delivers every request
+    /// cancelled meanwhile by other threads, and the forwarded one itself if
+    /// it was already cancelled. Taking the lock then would spin forever at
+    /// DISPATCH_LEVEL; the callback is deferred instead and run, exactly
+    /// once, when that thread lets go of the lock ([`Ndi::locked`]).
     pub fn canceled_on_queue(&self, owner: QueueOwner, request: R::Request, info: PendInfo) {
+        let Some(file) = self.file(owner.instance) else {
+            self.requests.complete(request, NtStatus::CANCELLED, 0);
+            return;
+        };
+        if self.holds(&file) {
+            let entry = Deferred {
+                object: owner.object,
+                request,
+                info,
+            };
+            let refused = file.deferred.with(|d| match d.try_reserve(1) {
+                Ok(()) => {
+                    d.push_back(entry);
+                    None
+                }
+                Err(_) => Some(entry),
+            });
+            match refused {
+                None => {
+                    self.cancels_deferred.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(entry) => {
+                    // No memory to wait in: the request still completes
+                    // once (allowed at DISPATCH_LEVEL in its own cancel
+                    // callback); its cancel action is lost and counted.
+                    self.cancels_undeferrable.fetch_add(1, Ordering::Relaxed);
+                    self.requests
+                        .complete(entry.request, NtStatus::CANCELLED, 0);
+                }
+            }
+            return;
+        }
+        self.cancel_now(&file, owner.object, request, info);
+        self.run_deferred(&file);
+    }
+
+    /// The cancel action and completion of one cancelled request, under the
+    /// file's lock (without running deferred callbacks: the caller does).
+    fn cancel_now(&self, file: &File<P, R>, object: u64, request: R::Request, info: PendInfo) {
         let mut work = Work::new();
         work.complete(request, NtStatus::CANCELLED);
-        if let Some(file) = self.file(owner.instance) {
-            file.state
-                .with(|st| self.cancel_action(st, owner.object, info, &mut work));
-        }
+        self.locked_only(file, |st| self.cancel_action(st, object, info, &mut work));
         self.run(work);
+    }
+
+    /// Runs the cancel callbacks deferred while this thread held `file`'s
+    /// lock, oldest first, until none is left (a cancel action may retrieve
+    /// and so defer more).
+    pub(crate) fn run_deferred(&self, file: &File<P, R>) {
+        while let Some(d) = file.deferred.with(VecDeque::pop_front) {
+            self.cancel_now(file, d.object, d.request, d.info);
+        }
     }
 
     /// The cancel action of spec §6 for a request of `info.kind` that is no
@@ -265,7 +322,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     /// directory. Safe to call more than once.
     pub fn close(&self, file: &File<P, R>) {
         let mut work = Work::new();
-        file.state.with(|st| {
+        self.locked(file, |st| {
             st.closing = true;
             for h in st.listeners.handles() {
                 self.destroy_listener(st, h, &mut work);
@@ -293,7 +350,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
 
     /// Objects still owned by a file: (adapters, qps, connections, listeners).
     pub fn file_objects(&self, file: &File<P, R>) -> (usize, usize, usize, usize) {
-        file.state.with(|st| {
+        self.locked(file, |st| {
             (
                 st.adapters.len(),
                 st.qps.len(),

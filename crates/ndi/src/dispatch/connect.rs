@@ -326,3 +326,125 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         Ok(Reply::ok())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! S2 on the slot the driver runs: `bind_qp` and `qp_bindable` over a
+    //! file's QP table (formerly proved on the CM manager's own QP table,
+    //! which the driver never used).
+
+    use super::{bind_qp, qp_bindable};
+    use crate::NdiError;
+    use crate::handle::{HandleKind, HandleTable};
+    use crate::object::Qp;
+    use ndcm_cm::cid::Cid;
+    use ndcm_cm::platform::Instant;
+    use ndcm_cm::qp::{CidSlot, QpState, QpVerbs, SoftQp};
+
+    const ADAPTER: u64 = 0x11;
+    const CONN_A: u64 = 0xA;
+    const CONN_B: u64 = 0xB;
+    const A: Cid = Cid(0x0100_0001);
+    const B: Cid = Cid(0x0100_0002);
+
+    /// A table with one QP of `ADAPTER` in INIT, slot Invalid.
+    fn table() -> (HandleTable<Qp>, u64) {
+        let mut qps = HandleTable::new(HandleKind::Qp, 7);
+        let mut verbs = SoftQp::new();
+        verbs.modify(QpState::Init, Instant(0)).unwrap();
+        let qp = qps
+            .insert(Qp {
+                adapter: ADAPTER,
+                qpn: 0x100,
+                verbs,
+                slot: CidSlot::Invalid,
+                bound_to: None,
+                timewait_until: Instant(0),
+            })
+            .unwrap();
+        (qps, qp)
+    }
+
+    fn slot(qps: &HandleTable<Qp>, qp: u64) -> (CidSlot, Option<u64>) {
+        let q = qps.get(qp).unwrap();
+        (q.slot, q.bound_to)
+    }
+
+    #[test]
+    fn binding_is_a_compare_and_set_from_invalid() {
+        let (mut qps, qp) = table();
+        let binding = bind_qp(&mut qps, qp, ADAPTER, CONN_A, A).unwrap();
+        assert_eq!(binding.qp, qp, "the binding is the QP reference");
+        assert_eq!(slot(&qps, qp), (CidSlot::Bound(A), Some(CONN_A)));
+    }
+
+    #[test]
+    fn a_bound_qp_is_already_connected_and_stays_bound_to_its_owner() {
+        let (mut qps, qp) = table();
+        let _a = bind_qp(&mut qps, qp, ADAPTER, CONN_A, A).unwrap();
+        assert_eq!(
+            bind_qp(&mut qps, qp, ADAPTER, CONN_B, B).map(|b| b.qp),
+            Err(NdiError::ConnectionActive)
+        );
+        assert_eq!(
+            qp_bindable(&qps, qp, ADAPTER),
+            Err(NdiError::ConnectionActive)
+        );
+        // The loser changed nothing, and only the owner's CID unbinds.
+        assert_eq!(slot(&qps, qp), (CidSlot::Bound(A), Some(CONN_A)));
+        qps.get_mut(qp).unwrap().slot.unbind(B);
+        assert_eq!(slot(&qps, qp).0, CidSlot::Bound(A));
+        // Past INIT (the owner moved it to RTS) it is still "already
+        // connected", not "wrong state".
+        let q = qps.get_mut(qp).unwrap();
+        q.verbs.modify(QpState::Rtr, Instant(0)).unwrap();
+        q.verbs.modify(QpState::Rts, Instant(0)).unwrap();
+        assert_eq!(
+            qp_bindable(&qps, qp, ADAPTER),
+            Err(NdiError::ConnectionActive)
+        );
+    }
+
+    #[test]
+    fn a_reserved_qp_is_never_bindable() {
+        let (mut qps, qp) = table();
+        let _a = bind_qp(&mut qps, qp, ADAPTER, CONN_A, A).unwrap();
+        let q = qps.get_mut(qp).unwrap();
+        assert_eq!(q.slot.reserve(), CidSlot::Bound(A));
+        // The old owner's unbind leaves it Reserved, and nothing binds.
+        q.slot.unbind(A);
+        q.bound_to = None;
+        for (conn, cid) in [(CONN_A, A), (CONN_B, B)] {
+            assert_eq!(
+                bind_qp(&mut qps, qp, ADAPTER, conn, cid).map(|b| b.qp),
+                Err(NdiError::Cancelled)
+            );
+        }
+        assert_eq!(qp_bindable(&qps, qp, ADAPTER), Err(NdiError::Cancelled));
+        assert_eq!(slot(&qps, qp), (CidSlot::Reserved, None));
+    }
+
+    #[test]
+    fn a_refused_bind_changes_nothing() {
+        let (mut qps, qp) = table();
+        // Another adapter's QP, a QP not in INIT, a stale handle.
+        assert_eq!(
+            bind_qp(&mut qps, qp, ADAPTER + 1, CONN_A, A).map(|b| b.qp),
+            Err(NdiError::InvalidParameter)
+        );
+        qps.get_mut(qp)
+            .unwrap()
+            .verbs
+            .modify(QpState::Err, Instant(0))
+            .unwrap();
+        assert_eq!(
+            bind_qp(&mut qps, qp, ADAPTER, CONN_A, A).map(|b| b.qp),
+            Err(NdiError::InvalidDeviceState)
+        );
+        assert_eq!(
+            bind_qp(&mut qps, qp ^ 0x1_0000, ADAPTER, CONN_A, A).map(|b| b.qp),
+            Err(NdiError::InvalidHandle)
+        );
+        assert_eq!(slot(&qps, qp), (CidSlot::Invalid, None));
+    }
+}

@@ -13,7 +13,7 @@ use crate::cm_port::{CmEvent, CmPort};
 use crate::handle::HandleKind;
 use crate::object::{CloseCause, ConnState, FileState, Incoming, ReceivedPdata};
 use crate::requests::{PendKind, QueueOwner, Requests};
-use ndcm_cm::platform::{Platform, QueuedSpinLock};
+use ndcm_cm::platform::Platform;
 
 /// IB REJ reason "timeout".
 const REJ_TIMEOUT: u16 = 4;
@@ -27,9 +27,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     pub fn on_cm_event(&self, owner: QueueOwner, event: CmEvent) {
         let mut work: Work<C, R> = Work::new();
         match self.file(owner.instance) {
-            Some(file) => file
-                .state
-                .with(|st| self.apply(owner.instance, st, owner.object, event, &mut work)),
+            Some(file) => self.locked(&file, |st| {
+                self.apply(owner.instance, st, owner.object, event, &mut work);
+            }),
             None => self.orphan(owner.instance, event, &mut work),
         }
         self.run(work);

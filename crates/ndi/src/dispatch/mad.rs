@@ -74,7 +74,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     pub fn deliver_outbound_mad(&self, envelope: &NdcmMadEnvelope) -> bool {
         let files: Vec<_> = self.files.with(|f| f.values().cloned().collect());
         for file in files {
-            let taken = file.state.with(|st| {
+            let taken = self.locked(&file, |st| {
                 let q = st.mad_queue.as_ref()?;
                 let (request, _) = self.requests.retrieve(q, PendKind::MadOutbound)?;
                 st.mad_outstanding = st.mad_outstanding.saturating_sub(1);

@@ -25,7 +25,7 @@ use crate::abi::{Ioctl, NtStatus};
 use crate::cm_port::{AdapterInfo, CmPort, PortSpace};
 use crate::object::FileState;
 use crate::requests::{PendInfo, Requests};
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -51,7 +51,26 @@ pub enum Dispatched {
 pub struct File<P: Platform, R: Requests> {
     id: u64,
     state: P::Lock<FileState<R>>,
+    /// The thread inside `state`'s lock (its `ThreadId`), 0 when none. Only
+    /// ever compared with the reader's own id, which only the reader itself
+    /// stores: Relaxed is enough.
+    holder: AtomicU64,
+    /// Cancel callbacks that arrived on the thread holding `state`, run
+    /// when it lets go (see [`Ndi::locked`]). A leaf lock.
+    deferred: P::Lock<VecDeque<Deferred<R>>>,
 }
+
+/// EvtIoCanceledOnQueue of a request of this file, delivered while the
+/// file's lock was held by the thread it arrived on.
+pub(crate) struct Deferred<R: Requests> {
+    object: u64,
+    request: R::Request,
+    info: PendInfo,
+}
+
+/// Deferred cancel callbacks a file has room for without allocating at
+/// DISPATCH_LEVEL (more are allocated fallibly).
+const DEFERRED_INLINE: usize = 4;
 
 impl<P: Platform, R: Requests> File<P, R> {
     /// The file's id (its queues' `QueueOwner::instance`).
@@ -174,6 +193,14 @@ pub struct NdiStats {
     pub files: usize,
     /// Reserved ports (connections and listeners).
     pub ports: usize,
+    /// Cancel callbacks that arrived on a thread holding their file's lock
+    /// (KMDF's dispatch loop inside forward/retrieve) and were deferred to
+    /// its release instead of re-entering the lock.
+    pub cancels_deferred: u64,
+    /// Deferred cancel callbacks that found no memory to wait in: the
+    /// request completed with STATUS_CANCELLED at once and its cancel
+    /// action was lost (low resources only).
+    pub cancels_undeferrable: u64,
 }
 
 /// The NDI dispatcher of one device.
@@ -186,6 +213,8 @@ pub struct Ndi<P: Platform, C: CmPort, R: Requests> {
     ports: P::Lock<Ports>,
     next_file: AtomicU64,
     next_qpn: AtomicU32,
+    cancels_deferred: AtomicU64,
+    cancels_undeferrable: AtomicU64,
 }
 
 impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
@@ -202,6 +231,8 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             ports,
             next_file: AtomicU64::new(1),
             next_qpn: AtomicU32::new(0x100),
+            cancels_deferred: AtomicU64::new(0),
+            cancels_undeferrable: AtomicU64::new(0),
         }
     }
 
@@ -225,6 +256,8 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         NdiStats {
             files: self.files.with(|f| f.len()),
             ports: self.ports.with(|p| p.len()),
+            cancels_deferred: self.cancels_deferred.load(Ordering::Relaxed),
+            cancels_undeferrable: self.cancels_undeferrable.load(Ordering::Relaxed),
         }
     }
 
@@ -236,6 +269,10 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let file = Arc::new(File {
             id,
             state: self.platform.new_lock(FileState::new(id, salt)),
+            holder: AtomicU64::new(0),
+            deferred: self
+                .platform
+                .new_lock(VecDeque::with_capacity(DEFERRED_INLINE)),
         });
         let f = file.clone();
         self.files.with(|files| {
@@ -246,6 +283,31 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
 
     fn file(&self, id: u64) -> Option<Arc<File<P, R>>> {
         self.files.with(|files| files.get(&id).cloned())
+    }
+
+    /// Runs `f` under `file`'s lock, then the cancel callbacks that KMDF
+    /// delivered meanwhile on this thread (see [`Ndi::canceled_on_queue`]).
+    /// Every path that takes a file lock goes through here.
+    pub(crate) fn locked<T>(&self, file: &File<P, R>, f: impl FnOnce(&mut FileState<R>) -> T) -> T {
+        let out = self.locked_only(file, f);
+        self.run_deferred(file);
+        out
+    }
+
+    /// `f` under `file`'s lock, recording this thread as its holder.
+    fn locked_only<T>(&self, file: &File<P, R>, f: impl FnOnce(&mut FileState<R>) -> T) -> T {
+        let me = self.platform.current_thread().0.get();
+        file.state.with(|st| {
+            file.holder.store(me, Ordering::Relaxed);
+            let out = f(st);
+            file.holder.store(0, Ordering::Relaxed);
+            out
+        })
+    }
+
+    /// True when this thread holds `file`'s lock further up its stack.
+    fn holds(&self, file: &File<P, R>) -> bool {
+        file.holder.load(Ordering::Relaxed) == self.platform.current_thread().0.get()
     }
 
     /// The IOCTL entry (EvtIoDeviceControl). Validates everything, then
@@ -262,7 +324,7 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     ) -> Dispatched {
         let mut work = Work::new();
         let mut slot = Some(request);
-        let reply = file.state.with(|st| {
+        let reply = self.locked(file, |st| {
             if st.closing {
                 return Err(NdiError::Cancelled);
             }

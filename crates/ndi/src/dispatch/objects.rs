@@ -3,18 +3,89 @@
 //! (§5.2, §9.1) and CEP_GET_PDATA (§5.3).
 
 use super::input::{self, Output};
-use super::{Ndi, Out, Reply, Work};
+use super::{File, Ndi, Out, Reply, Work};
 use crate::NdiError;
 use crate::abi::*;
 use crate::cm_port::CmPort;
 use crate::handle::HandleKind;
-use crate::object::{Adapter, CloseCause, ConnState, Connection, FileState, Qp};
+use crate::object::{
+    Adapter, BindingFault, CloseCause, ConnState, Connection, FileState, Qp, QpView,
+};
 use crate::requests::{QueueOwner, Requests};
 use alloc::vec::Vec;
 use ndcm_cm::platform::{Instant, Platform};
 use ndcm_cm::qp::{CidSlot, QpState, QpVerbs, SoftQp};
 
 impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
+    /// The CID slot of `qp` in `file` and what refers to it, read under the
+    /// file's lock (tests, diagnostics). `None` when the handle is not a
+    /// live QP of the file.
+    pub fn qp_view(&self, file: &File<P, R>, qp: u64) -> Option<QpView> {
+        self.locked(file, |st| {
+            let q = st.qps.get(qp)?;
+            let bindings = st
+                .connections
+                .handles()
+                .into_iter()
+                .filter_map(|h| st.connections.get(h))
+                .filter(|c| c.binding.as_ref().is_some_and(|b| b.qp == qp))
+                .count();
+            Some(QpView {
+                slot: q.slot,
+                bound_to: q.bound_to,
+                bindings,
+                state: q.verbs.state(),
+            })
+        })
+    }
+
+    /// Checks S2/S3 on every QP and connection of `file` under its lock: a
+    /// QP's slot is Bound(cid) exactly when one connection, whose CID is
+    /// `cid` and which the QP names in `bound_to`, holds the binding (the
+    /// QP reference) on it. Returns the number of bound QPs.
+    pub fn audit_qp_bindings(&self, file: &File<P, R>) -> Result<usize, BindingFault> {
+        self.locked(file, |st| {
+            let mut bound = 0;
+            for qp in st.qps.handles() {
+                let Some(q) = st.qps.get(qp) else { continue };
+                let holders: Vec<(u64, Option<ndcm_cm::cid::Cid>)> = st
+                    .connections
+                    .handles()
+                    .into_iter()
+                    .filter_map(|h| st.connections.get(h).map(|c| (h, c)))
+                    .filter(|(_, c)| c.binding.as_ref().is_some_and(|b| b.qp == qp))
+                    .map(|(h, c)| (h, c.cid))
+                    .collect();
+                if holders.len() > 1 {
+                    return Err(BindingFault::SharedBinding { qp });
+                }
+                match (q.slot, holders.first()) {
+                    (CidSlot::Bound(cid), Some(&(h, Some(c))))
+                        if c == cid && q.bound_to == Some(h) =>
+                    {
+                        bound += 1;
+                    }
+                    (CidSlot::Bound(_), _) => return Err(BindingFault::SlotWithoutBinding { qp }),
+                    (_, Some(&(connection, _))) => {
+                        return Err(BindingFault::BindingWithoutSlot { connection });
+                    }
+                    (_, None) => {}
+                }
+            }
+            for connection in st.connections.handles() {
+                let Some(c) = st.connections.get(connection) else {
+                    continue;
+                };
+                if let Some(b) = &c.binding
+                    && st.qps.get(b.qp).is_none()
+                {
+                    return Err(BindingFault::BindingWithoutSlot { connection });
+                }
+            }
+            Ok(bound)
+        })
+    }
+
     pub(super) fn open_adapter(
         &self,
         st: &mut FileState<R>,
