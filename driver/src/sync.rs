@@ -1,7 +1,8 @@
 //! `ndcm_cm::platform::Platform` on the Windows kernel: the in-stack queued
 //! spin lock, the current thread and the interrupt-time clock.
 //!
-//! Owns [`InStackQueuedSpinLock`], [`KmdfPlatform`] and the thread tag. The lock is a
+//! Owns [`InStackQueuedSpinLock`], [`KmdfPlatform`] and the calls behind
+//! the thread identity ([`current_thread`]). The lock is a
 //! `KSPIN_LOCK` taken with `KeAcquireInStackQueuedSpinLock` /
 //! `KeReleaseInStackQueuedSpinLock`; the `KLOCK_QUEUE_HANDLE` is a local of
 //! [`QueuedSpinLock::with`]'s frame. That handle is an MCS queue node: the
@@ -18,11 +19,10 @@
 //! under a lock.
 
 use core::cell::UnsafeCell;
-use core::num::NonZeroU64;
 
-use ndcm_cm::platform::{Instant, Platform, QueuedSpinLock, ThreadId};
+use ndcm_cm::platform::{Instant, KernelContext, Platform, QueuedSpinLock, ThreadId};
 use wdk_sys::{
-    KLOCK_QUEUE_HANDLE, KSPIN_LOCK,
+    BOOLEAN, KLOCK_QUEUE_HANDLE, KSPIN_LOCK,
     ntddk::{
         KeAcquireInStackQueuedSpinLock, KeGetCurrentProcessorNumberEx,
         KeReleaseInStackQueuedSpinLock, PsGetCurrentThreadId,
@@ -84,28 +84,40 @@ impl<T: Send> QueuedSpinLock<T> for InStackQueuedSpinLock<T> {
     }
 }
 
-/// Marks a tag made from a processor index rather than a thread id.
-const IDLE_TAG: u64 = 1 << 63;
+// SAFETY: the signature is wdm.h's `BOOLEAN KeIsExecutingDpc(VOID)` (the
+// binding the real WDK gives wdk-sys is the same); x64 has one calling
+// convention.
+unsafe extern "system" {
+    /// `KeIsExecutingDpc` (wdm.h, Windows 7 and later, any IRQL), exported
+    /// by ntoskrnl. Declared here because mingw-w64's wdm.h, which stands
+    /// in for the WDK's in the Linux type-check, lacks it, so wdk-sys has
+    /// no binding there.
+    fn KeIsExecutingDpc() -> BOOLEAN;
+}
 
-/// A tag unique among the threads running now, never 0.
+/// The identity of the code running now (S1): the current thread, or a
+/// DPC apart from the thread it interrupted. This module only asks the
+/// kernel; how the answers combine is `ThreadId::from_kernel`'s (portable,
+/// tested in ndcm-cm).
 ///
 /// `PsGetCurrentThread` is a `CFORCEINLINE` over `KeGetCurrentThread` in the
 /// WDK's ntddk.h, so bindgen emits no binding for it; `PsGetCurrentThreadId`
-/// is an exported function. Thread ids are unique among live threads except
-/// the idle threads, which all have id 0; those only run DPCs at
-/// `DISPATCH_LEVEL`, where a thread cannot change processor, so the processor
-/// index names them.
-pub fn current_thread_tag() -> u64 {
+/// is an exported function.
+pub fn current_thread() -> ThreadId {
     // SAFETY: PsGetCurrentThreadId has no preconditions and may be called at
     // any IRQL; it reads the current thread's client id.
-    let id = unsafe { PsGetCurrentThreadId() }.addr();
-    if id != 0 {
-        return u64::try_from(id).unwrap_or(u64::MAX);
-    }
+    let thread = unsafe { PsGetCurrentThreadId() }.addr();
     // SAFETY: KeGetCurrentProcessorNumberEx has no preconditions; a null
     // PPROCESSOR_NUMBER asks for the index only.
     let processor = unsafe { KeGetCurrentProcessorNumberEx(core::ptr::null_mut()) };
-    IDLE_TAG | u64::from(processor)
+    // SAFETY: KeIsExecutingDpc takes no arguments, has no preconditions and
+    // may be called at any IRQL.
+    let executing_dpc = unsafe { KeIsExecutingDpc() } != 0;
+    ThreadId::from_kernel(KernelContext {
+        thread_id: u64::try_from(thread).unwrap_or(u64::MAX),
+        processor,
+        executing_dpc,
+    })
 }
 
 /// The kernel platform. Zero-sized: the kernel services are global.
@@ -125,8 +137,7 @@ impl Platform for KmdfPlatform {
     }
 
     fn current_thread(&self) -> ThreadId {
-        // The tag is never 0; a 0 would map to 1 rather than panic.
-        ThreadId(NonZeroU64::new(current_thread_tag()).unwrap_or(NonZeroU64::MIN))
+        current_thread()
     }
 
     fn now(&self) -> Instant {

@@ -394,9 +394,14 @@ impl Inner {
                 let mgr = &self.mgr;
                 mgr.deliver(d, &mut out, |scope| {
                     while let Ok(Some(rec)) = mgr.poll(scope) {
-                        match mgr.format_event(scope, &rec) {
+                        match mgr.format_event(scope, rec) {
                             Ok(ev) => events.push((scope.cid(), ev)),
-                            Err(e) => lock(&self.book).errors.push(format!("format_event: {e:?}")),
+                            Err(e) => {
+                                // The record stays queued (S1); a new
+                                // callback delivers it after this one.
+                                lock(&self.book).errors.push(format!("format_event: {e:?}"));
+                                break;
+                            }
                         }
                     }
                 });

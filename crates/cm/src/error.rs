@@ -27,7 +27,12 @@ pub enum CmError {
     DuplicateListen,
     /// The operation is not supported on this port (LAP on RoCE).
     NotSupported,
-    /// `format_event` was called outside the callback's thread (S1).
+    /// A callback's scope was used (`poll`, `format_event`) on a thread
+    /// other than the one the manager recorded when it called that callback
+    /// (S1). Returned in every build; the call changes nothing but the
+    /// `Stats::scope_violations` tally: `poll` leaves the event queued and
+    /// `format_event` puts its record back at the head of the queue, so the
+    /// event stays pollable and a later callback formats it.
     NotCallbackThread,
     /// A MAD in the event could not be parsed (cannot happen for events the
     /// manager queued; reported instead of panicking).

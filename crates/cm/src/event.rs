@@ -3,12 +3,14 @@
 //! Owns the event records queued on a CEP, the owned references that deliver
 //! them (`CepRef`, `Delivery`) and the scope token only a running callback
 //! receives. It never touches the manager's state itself: `CepManager::deliver`
-//! creates the scope, `format_event` checks it.
+//! creates the scope and records the calling thread in it (the one copy of
+//! that thread), `poll` and `format_event` check it.
 
 use crate::cid::Cid;
 use crate::platform::ThreadId;
 use crate::stats::RefPurpose;
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// The kind of a CM event (spec/CM.md §10.2).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
@@ -113,17 +115,34 @@ impl Delivery {
     }
 }
 
-/// The token a callback receives (S1). It borrows the callback's reference,
-/// so it cannot outlive the callback; `format_event` and `poll` require it
-/// and check at run time that they run on the thread recorded for it.
+/// The callback context (S1): the token a callback receives. The manager
+/// creates it in `CepManager::deliver` and records in it, and only in it,
+/// the thread that calls the callback. It borrows the callback's reference,
+/// so it cannot outlive the callback; `poll` and `format_event` require it
+/// and refuse, with `CmError::NotCallbackThread`, to run on any other
+/// thread.
 #[derive(Debug)]
 pub struct CallbackScope<'a> {
     pub(crate) cep: &'a CepRef,
+    /// The calling thread, recorded before the callback runs.
     pub(crate) thread: ThreadId,
     pub(crate) context: u64,
+    /// Set when `poll` returned "none" in this callback (the edge trigger
+    /// was re-armed, spec/CM.md §10.3). A callback that returns without
+    /// it leaves its events to a new callback (`CepManager::deliver`).
+    pub(crate) drained: AtomicBool,
 }
 
-impl CallbackScope<'_> {
+impl<'a> CallbackScope<'a> {
+    pub(crate) fn new(cep: &'a CepRef, thread: ThreadId, context: u64) -> Self {
+        CallbackScope {
+            cep,
+            thread,
+            context,
+            drained: AtomicBool::new(false),
+        }
+    }
+
     /// The CEP the callback runs for.
     pub fn cid(&self) -> Cid {
         self.cep.cid
@@ -135,6 +154,14 @@ impl CallbackScope<'_> {
     /// The thread the manager recorded before calling the callback.
     pub fn thread(&self) -> ThreadId {
         self.thread
+    }
+
+    pub(crate) fn set_drained(&self) {
+        self.drained.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn was_drained(&self) -> bool {
+        self.drained.load(Ordering::Relaxed)
     }
 }
 

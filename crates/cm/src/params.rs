@@ -3,7 +3,6 @@
 //! Owns the defaults of spec/CM.md §5.6; validation happens in the manager,
 //! under the lock, before anything changes.
 
-use crate::qp::QpId;
 use ndcm_wire::{Gid, Mtu, PathRecord};
 
 /// The address of a MAD's peer: where a reply goes (spec/WIRE.md §2: the
@@ -27,8 +26,6 @@ pub struct ReqParams {
     pub alternate_path: Option<PathRecord>,
     /// Local port number the REQ leaves from.
     pub port: u8,
-    /// The QP to bind (S2); `None` for CM-only use without a QP object.
-    pub qp: Option<QpId>,
     /// The QP's number.
     pub local_qpn: u32,
     /// Starting PSN (24 bits).
@@ -67,7 +64,6 @@ impl ReqParams {
             primary_path,
             alternate_path: None,
             port: 1,
-            qp: None,
             local_qpn,
             starting_psn: 0,
             partition_key: 0xFFFF,
@@ -89,8 +85,6 @@ impl ReqParams {
 /// `pre_rep` inputs.
 #[derive(Clone, Debug)]
 pub struct RepParams {
-    /// The QP to bind (S2); `None` for CM-only use.
-    pub qp: Option<QpId>,
     /// The QP's number.
     pub local_qpn: u32,
     /// Starting PSN (24 bits).
@@ -115,7 +109,6 @@ impl RepParams {
     /// Defaults for a QP.
     pub fn new(local_qpn: u32) -> Self {
         RepParams {
-            qp: None,
             local_qpn,
             starting_psn: 0,
             private_data: alloc::vec::Vec::new(),

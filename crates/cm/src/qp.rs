@@ -2,17 +2,14 @@
 //! verbs state machine (RESET → INIT → RTR → RTS → ERR).
 //!
 //! Owns the slot's legal transitions and the software `QpVerbs`
-//! implementation. The slot itself lives in the manager's locked state and is
-//! only changed there (`CepManager::bind_qp` / `destroy_qp`); QP modify calls
-//! go through `QpVerbs`, outside the manager lock (they need PASSIVE_LEVEL on
-//! Windows).
+//! implementation. The CM manager keeps no QP table: the one slot of each QP
+//! is ndcm-ndi's `Qp::slot`, changed only under its open file's lock by the
+//! dispatcher (bind in REQ_CM/REP_CM, unbind when the connection closes,
+//! reserve in DESTROY_QP). QP modify calls go through `QpVerbs`, outside the
+//! manager lock (they need PASSIVE_LEVEL on Windows).
 
 use crate::cid::Cid;
 use crate::platform::Instant;
-
-/// A QP's handle in the manager's QP table (index | generation << 24).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct QpId(pub u32);
 
 /// The connection a QP belongs to (spec/NDI.md §8).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

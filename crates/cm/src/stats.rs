@@ -5,6 +5,9 @@
 //! state (no global atomics, so parallel tests do not disturb each other);
 //! `CepManager::stats` returns a snapshot. Tests end by asserting
 //! `Stats::is_quiescent`.
+//!
+//! One field is a tally rather than a live count: `scope_violations`, the
+//! S1 refusals. It only grows, and `is_quiescent` leaves it out.
 
 /// Why a reference is held (S6: each reference has an owner and a purpose).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -44,12 +47,25 @@ pub struct Stats {
     pub queued_events: u64,
     /// Entries in the remote-ID, remote-QPN and listen tables.
     pub table_entries: u64,
+    /// Calls that used a callback's scope on a thread other than the one
+    /// the manager recorded for that callback (S1), and were refused with
+    /// `CmError::NotCallbackThread`: `poll` and `format_event`. A tally of
+    /// consumer bugs, never decremented; not part of `is_quiescent`.
+    pub scope_violations: u64,
 }
 
 impl Stats {
     /// True when nothing created is still alive: the end state of every test.
+    /// The `scope_violations` tally is not a live object and is ignored.
     pub fn is_quiescent(&self) -> bool {
-        *self == Stats::default()
+        Stats {
+            scope_violations: 0,
+            ..*self
+        } == Stats::default()
+    }
+
+    pub(crate) fn count_scope_violation(&mut self) {
+        self.scope_violations = self.scope_violations.saturating_add(1);
     }
 
     pub(crate) fn count(&mut self, purpose: RefPurpose) -> &mut u64 {
@@ -70,5 +86,21 @@ impl Stats {
     pub(crate) fn drop_ref(&mut self, purpose: RefPurpose) {
         let c = self.count(purpose);
         *c = c.saturating_sub(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stats;
+
+    #[test]
+    fn scope_violations_are_a_tally_not_a_leak() {
+        let mut s = Stats::default();
+        s.count_scope_violation();
+        s.count_scope_violation();
+        assert_eq!(s.scope_violations, 2);
+        assert!(s.is_quiescent());
+        s.queued_events = 1;
+        assert!(!s.is_quiescent());
     }
 }

@@ -466,6 +466,16 @@ impl<P: Platform> ManagerPort<P> {
     /// Runs one scheduled callback: polls the CEP's events and hands each
     /// to the owner the delivery names (S1: inside the callback, with its
     /// reference).
+    ///
+    /// An error from `poll` or `format_event` ends the callback, never
+    /// skips an event: on `NotCallbackThread` (S1; impossible here unless
+    /// the platform's thread identity is wrong, since both calls run in
+    /// this callback's frame) the manager has kept the event queued and
+    /// counted the refusal (`Stats::scope_violations`); on `MalformedEvent`
+    /// (a record the manager did not make) the record is gone. Either way
+    /// the events left are not lost: `deliver` sees the callback stopped
+    /// before "none" and emits a new delivery into `out`, which `process`
+    /// runs next.
     fn callback(&self, d: Delivery, out: &mut Output) {
         let owner = QueueOwner {
             instance: d.owner.0,
@@ -474,8 +484,8 @@ impl<P: Platform> ManagerPort<P> {
         let sink = self.events.get();
         self.manager.deliver(d, out, |scope| {
             while let Ok(Some(record)) = self.manager.poll(scope) {
-                let Ok(ev) = self.manager.format_event(scope, &record) else {
-                    continue;
+                let Ok(ev) = self.manager.format_event(scope, record) else {
+                    break;
                 };
                 if let Some(sink) = sink
                     && let Some(e) = self.translate(owner, &ev)

@@ -8,7 +8,7 @@ use crate::requests::Requests;
 use alloc::collections::VecDeque;
 use ndcm_cm::cid::Cid;
 use ndcm_cm::platform::Instant;
-use ndcm_cm::qp::{CidSlot, SoftQp};
+use ndcm_cm::qp::{CidSlot, QpState, SoftQp};
 
 /// NDI connection states (spec §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,6 +180,44 @@ pub struct Qp {
     pub bound_to: Option<u64>,
     /// Latest timewait stamp given.
     pub timewait_until: Instant,
+}
+
+/// A QP's CID slot and what refers to it, as `Ndi::qp_view` reports it
+/// (tests, diagnostics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpView {
+    /// The slot (S2).
+    pub slot: CidSlot,
+    /// The connection the QP records as bound to it.
+    pub bound_to: Option<u64>,
+    /// Connections of the file holding a `QpBinding` (the QP reference of
+    /// S3) on this QP: 1 while Bound, 0 otherwise.
+    pub bindings: usize,
+    /// Verbs state.
+    pub state: QpState,
+}
+
+/// A broken S2/S3 invariant, as `Ndi::audit_qp_bindings` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindingFault {
+    /// The QP's slot is Bound but no connection of the file holds that
+    /// binding with that CID (a leaked binding: the QP can never be bound
+    /// again).
+    SlotWithoutBinding {
+        /// The QP.
+        qp: u64,
+    },
+    /// The connection holds a binding (a QP reference) whose QP is gone,
+    /// or whose slot is not Bound to the connection's CID.
+    BindingWithoutSlot {
+        /// The connection.
+        connection: u64,
+    },
+    /// More than one connection holds a binding on the QP.
+    SharedBinding {
+        /// The QP.
+        qp: u64,
+    },
 }
 
 /// An opened adapter.

@@ -50,6 +50,7 @@ struct CmState {
     /// none until adopted).
     owners: BTreeMap<u32, u64>,
     fail_connect: Option<NdiError>,
+    fail_accept: Option<NdiError>,
 }
 
 impl CmState {
@@ -64,7 +65,7 @@ impl CmState {
 
 /// A CM that records calls, keeps a set of live CIDs (for leak checks),
 /// refuses calls naming a file that does not own the CID (as the real CM
-/// does) and can be told to fail the next connect.
+/// does) and can be told to fail the next connect or accept.
 pub struct ScriptedCm {
     state: SpinLock<CmState>,
 }
@@ -91,6 +92,12 @@ impl ScriptedCm {
     /// Makes the next `connect` fail with `e` (route resolution).
     pub fn fail_next_connect(&self, e: NdiError) {
         self.state.with(|s| s.fail_connect = Some(e));
+    }
+    /// Makes the next `accept` fail with `e`: the CM refusing the REP
+    /// because the connection left REQ_RCVD (REJ or timeout received, or
+    /// destroyed) after NDI checked its state.
+    pub fn fail_next_accept(&self, e: NdiError) {
+        self.state.with(|s| s.fail_accept = Some(e));
     }
     /// A CID as the CM would create for a REQ on a listener (not yet adopted).
     pub fn incoming(&self) -> Cid {
@@ -173,7 +180,14 @@ impl CmPort for ScriptedCm {
             spec.initiator_depth,
             spec.private_data.to_vec(),
         );
-        self.record(file, cid, call)
+        self.state.with(|s| {
+            s.check(file, cid)?;
+            if let Some(e) = s.fail_accept.take() {
+                return Err(e);
+            }
+            s.calls.push(call);
+            Ok(())
+        })
     }
     fn rtu(&self, file: u64, cid: Cid, _: &mut ()) -> Result<(), NdiError> {
         self.record(file, cid, CmCall::Rtu(cid))

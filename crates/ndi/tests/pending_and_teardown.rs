@@ -279,6 +279,57 @@ fn cancelling_accept_rejects_and_flushes_the_qp() {
 }
 
 #[test]
+fn accept_refused_by_the_cm_after_the_bind_unbinds_and_completes_once() {
+    // The seed's path: REP_CM binds the QP, then the CM refuses the REP
+    // (the connection left REQ_RCVD after NDI checked its state: a REJ or
+    // a timeout arrived, or it was destroyed). The slot returns to
+    // Invalid, the binding (the QP reference) is dropped, the request
+    // completes once, and the QP is bindable again after its timewait.
+    let fx = Fx::new();
+    let f = fx.ndi.open();
+    let a = fx.adapter(&f);
+    let (_l, c) = fx.req_rcvd(&f, a, 5000);
+    let qp = fx.qp_init(&f, a);
+    let cid = fx.cid_of(c);
+    fx.ndi.cm().fail_next_accept(NdiError::ConnectionInvalid);
+    let (id, d) = fx.call(&f, Ioctl::RepCm, &rep_in(c, qp, 0), 0);
+    assert!(
+        matches!(d, Dispatched::Complete { status, .. } if status == NtStatus::CONNECTION_ABORTED),
+        "{d:?}"
+    );
+    let once = fx.ndi.requests().completions();
+    assert_eq!(once.iter().filter(|x| x.id == id).count(), 1);
+    let view = fx.ndi.qp_view(&f, qp).expect("QP");
+    assert_eq!(view.slot, ndcm_cm::CidSlot::Invalid);
+    assert_eq!(view.bound_to, None);
+    assert_eq!(view.bindings, 0, "the QP reference was dropped");
+    assert_eq!(
+        view.state,
+        ndcm_cm::QpState::Err,
+        "the bind moved it; flushed"
+    );
+    assert_eq!(fx.ndi.audit_qp_bindings(&f), Ok(0));
+    // The CM connection is gone and the connection is CLOSED.
+    assert!(fx.ndi.cm().calls().contains(&CmCall::Destroy(cid)));
+    assert_eq!(
+        fx.status(&f, Ioctl::RepCm, &rep_in(c, qp, 0), 0),
+        NtStatus::CONNECTION_ACTIVE
+    );
+    // Free again: RESET now, INIT after the timewait, then another bind.
+    fx.ok(&f, Ioctl::ModifyQp, &modify_in(qp, NDCM_QP_STATE_RESET), 8);
+    fx.ndi
+        .platform()
+        .advance(ndcm_cm::platform::Duration::from_millis(2));
+    fx.ok(&f, Ioctl::ModifyQp, &modify_in(qp, NDCM_QP_STATE_INIT), 8);
+    let (_l2, c2) = fx.req_rcvd(&f, a, 5001);
+    let again = fx.pend(&f, Ioctl::RepCm, &rep_in(c2, qp, 0), 0);
+    assert_eq!(fx.ndi.audit_qp_bindings(&f), Ok(1));
+    fx.ndi.close(&f);
+    assert_eq!(fx.done(again).status, NtStatus::CANCELLED);
+    fx.assert_nothing_leaked();
+}
+
+#[test]
 fn disconnect_and_notify_follow_the_spec_table() {
     let fx = Fx::new();
     let f = fx.ndi.open();

@@ -15,9 +15,7 @@ use crate::event::EventKind;
 use crate::output::Output;
 use crate::params::{LapParams, MadAddress, RepParams, ReqParams, SidrRepParams, SidrReqParams};
 use crate::platform::{Duration, Instant};
-use crate::qp::QpId;
 use crate::state::State;
-use crate::stats::RefPurpose;
 use crate::table::{self, Action, Input, Next};
 use crate::timeouts;
 use ndcm_wire::mad::MAD_SIZE;
@@ -603,33 +601,6 @@ impl Core {
         Ok(())
     }
 
-    /// S2/S3: take the QP reference the CEP will own, then compare-and-set
-    /// the slot, in one critical section. On failure nothing changes.
-    pub(crate) fn bind_qp(&mut self, cid: Cid, qp: QpId) -> Result<(), CmError> {
-        let owner = self.cep(cid)?.owner;
-        if self.cep(cid)?.qp == Some(qp) {
-            return Ok(());
-        }
-        if self.cep(cid)?.qp.is_some() {
-            return Err(CmError::Bind(crate::qp::BindError::AlreadyBound));
-        }
-        let entry = self.qps.get_mut(Cid(qp.0)).ok_or(CmError::NotFound)?;
-        if entry.owner != owner {
-            return Err(CmError::NotFound);
-        }
-        // 1. the reference the CEP will own
-        entry.refs = entry.refs.saturating_add(1);
-        // 2. compare-and-set; on failure drop that reference
-        if let Err(e) = entry.slot.try_bind(cid) {
-            entry.refs = entry.refs.saturating_sub(1);
-            return Err(CmError::Bind(e));
-        }
-        // 3. published: the reference belongs to the CEP until it unbinds
-        self.stats.take(RefPurpose::QpBinding);
-        self.cep_mut(cid)?.qp = Some(qp);
-        Ok(())
-    }
-
     fn format_req(&mut self, cid: Cid, p: &ReqParams) -> Result<(), CmError> {
         let private_data = pd(p.private_data.as_slice())?;
         let mtu_ok = p.path_mtu.bytes().is_some() && p.path_mtu.code() <= self.cfg.port_mtu.code();
@@ -651,9 +622,6 @@ impl Core {
             {
                 return Err(CmError::InvalidParameter);
             }
-        }
-        if let Some(qp) = p.qp {
-            self.bind_qp(cid, qp)?;
         }
         let comm = self.ceps.bump_modifier(cid).ok_or(CmError::NotFound)?;
         let tid = self.new_tid();
@@ -962,9 +930,6 @@ impl Core {
         let private_data = pd(p.private_data.as_slice())?;
         if p.local_qpn == 0 || p.local_qpn > 0x00FF_FFFF {
             return Err(CmError::InvalidParameter);
-        }
-        if let Some(qp) = p.qp {
-            self.bind_qp(cid, qp)?;
         }
         let responder_resources = p.responder_resources.min(self.cfg.max_responder_resources);
         let target_ack_delay = self.cfg.ca_ack_delay;

@@ -6,8 +6,7 @@
 use crate::cid::Cid;
 use crate::event::EventRecord;
 use crate::params::MadAddress;
-use crate::platform::{Duration, Instant, ThreadId};
-use crate::qp::QpId;
+use crate::platform::{Duration, Instant};
 use crate::state::State;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -129,8 +128,6 @@ pub(crate) struct Cep {
     pub local_ack_timeout: u8,
     pub responder_resources: u8,
     pub initiator_depth: u8,
-    pub callback_thread: Option<ThreadId>,
-    pub qp: Option<QpId>,
     /// The listener of an untaken passive connection.
     pub parent: Option<Cid>,
     /// The MAD being retransmitted, or the cached once-sent message (RTU,
@@ -177,8 +174,6 @@ impl Cep {
             local_ack_timeout: 0,
             responder_resources: 0,
             initiator_depth: 0,
-            callback_thread: None,
-            qp: None,
             parent: None,
             sent: None,
             mra: None,

@@ -14,7 +14,6 @@ use crate::event::{CepRef, Delivery, EventKind, EventRecord, Released};
 use crate::output::Output;
 use crate::params::ManagerConfig;
 use crate::platform::{Duration, Instant};
-use crate::qp::{CidSlot, QpId};
 use crate::state::State;
 use crate::stats::{RefPurpose, Stats};
 use alloc::boxed::Box;
@@ -24,24 +23,10 @@ use hashbrown::HashMap;
 use ndcm_wire::Gid;
 use ndcm_wire::mad::MAD_SIZE;
 
-/// A QP as the manager tracks it.
-#[derive(Debug)]
-pub(crate) struct QpEntry {
-    pub owner: Owner,
-    pub slot: CidSlot,
-    /// Handle + binding + consumer references.
-    pub refs: u32,
-    /// `destroy_qp` ran: the handle no longer resolves for its owner.
-    pub handle_closed: bool,
-    /// Quarantine stamp set when a bound connection entered timewait.
-    pub timewait_until: Instant,
-}
-
 /// The state the manager lock protects (spec/CM.md §10.4).
 pub(crate) struct Core {
     pub cfg: ManagerConfig,
     pub ceps: CidTable<Cep>,
-    pub qps: CidTable<QpEntry>,
     /// (remote comm ID, remote CA GUID) → CEP.
     pub remote_ids: HashMap<(u32, u64), Cid>,
     /// (remote QPN, remote CA GUID) → CEP.
@@ -66,7 +51,6 @@ impl Core {
         Core {
             cfg,
             ceps: CidTable::new(max),
-            qps: CidTable::new(max),
             remote_ids: HashMap::new(),
             remote_qpns: HashMap::new(),
             listens: BTreeMap::new(),
@@ -295,16 +279,8 @@ impl Core {
         cep.set(flag::TIMEWAIT_TIMER);
         cep.deadline = now + cep.timewait;
         let deadline = cep.deadline;
-        let qp = cep.qp;
         if !had_timer {
             self.stats.timers += 1;
-        }
-        // Tell the QP how long it is quarantined (spec/NDI.md §8).
-        if let Some(qp) = qp
-            && let Some(q) = self.qps.get_mut(crate::cid::Cid(qp.0))
-            && deadline > q.timewait_until
-        {
-            q.timewait_until = deadline;
         }
         self.arm_timer(cid, deadline, out);
     }
@@ -438,29 +414,6 @@ impl Core {
         }
     }
 
-    /// Unbinds the CEP from its QP and drops the QP reference it owned (S3).
-    pub(crate) fn unbind_qp(&mut self, cid: Cid) {
-        let Ok(cep) = self.cep_mut(cid) else { return };
-        let Some(qp) = cep.qp.take() else { return };
-        self.stats.drop_ref(RefPurpose::QpBinding);
-        let key = Cid(qp.0);
-        if let Some(q) = self.qps.get_mut(key) {
-            q.slot.unbind(cid);
-            q.refs = q.refs.saturating_sub(1);
-        }
-        self.maybe_free_qp(qp);
-    }
-
-    pub(crate) fn maybe_free_qp(&mut self, qp: QpId) {
-        let key = Cid(qp.0);
-        if let Some(q) = self.qps.get(key)
-            && q.refs == 0
-        {
-            self.qps.remove(key);
-            self.stats.qps = self.stats.qps.saturating_sub(1);
-        }
-    }
-
     /// Runs the destroy callback when the last reference to a DESTROYED CEP
     /// is gone, and frees the slot once timewait is over too (§9, §10.4).
     pub(crate) fn maybe_free(&mut self, cid: Cid, out: &mut Output) {
@@ -481,7 +434,6 @@ impl Core {
         self.remove_remote_id(cid);
         self.remove_remote_qpn(cid);
         self.remove_sidr_seen(cid);
-        self.unbind_qp(cid);
         self.discard_events(cid);
         if self.ceps.remove(cid).is_some() {
             self.stats.ceps = self.stats.ceps.saturating_sub(1);

@@ -207,7 +207,7 @@ impl Core {
     }
 
     /// `destroy` (§9): unbind from the owner, discard events, abort by
-    /// state, unbind the QP, drop the creation reference.
+    /// state, drop the creation reference.
     pub(crate) fn destroy(&mut self, cid: Cid, quiet: bool, now: Instant, out: &mut Output) {
         let Ok(cep) = self.cep(cid) else { return };
         let state = cep.state;
@@ -236,7 +236,6 @@ impl Core {
             // Every state has a destroy row; keep the CEP consistent anyway.
             self.enter_freed(cid, out);
         }
-        self.unbind_qp(cid);
         if let Ok(cep) = self.cep_mut(cid) {
             cep.refs = cep.refs.saturating_sub(1);
             cep.parent = None;

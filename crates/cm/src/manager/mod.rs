@@ -8,7 +8,7 @@
 //! returns, i.e. after the lock is released. Nothing in this module calls
 //! out while the lock is held, and nothing blocks.
 //!
-//! Callers name their owner (the open file) on every call; a CID or QP of
+//! Callers name their owner (the open file) on every call; a CID of
 //! another owner is `NotFound` (S8). MADs find connections only by their
 //! full communication ID.
 
@@ -22,7 +22,7 @@ pub use cep::Owner;
 
 use self::actions::Args;
 use self::cep::{Ext, flag};
-use self::core::{Core, QpEntry};
+use self::core::Core;
 use crate::cid::{Cid, CidTable};
 use crate::codec;
 use crate::error::CmError;
@@ -33,7 +33,6 @@ use crate::params::{
     SidrRepParams, SidrReqParams,
 };
 use crate::platform::{Instant, Platform, QueuedSpinLock};
-use crate::qp::{CidSlot, QpId};
 use crate::state::State;
 use crate::stats::{RefPurpose, Stats};
 use crate::table::Input;
@@ -86,23 +85,6 @@ pub struct ConnectionInfo {
     pub primary_path: PathRecord,
     /// Alternate path (all zero when absent).
     pub alternate_path: PathRecord,
-    /// The bound QP.
-    pub qp: Option<QpId>,
-}
-
-/// An owned reference to a QP (purpose: a consumer holding it, e.g. a
-/// dispatch routine). Release with `CepManager::release_qp`.
-#[derive(Debug, PartialEq, Eq)]
-#[must_use = "a QP reference must be released with CepManager::release_qp"]
-pub struct QpRef {
-    qp: QpId,
-}
-
-impl QpRef {
-    /// The QP.
-    pub fn qp(&self) -> QpId {
-        self.qp
-    }
 }
 
 /// The CEP manager.
@@ -214,8 +196,7 @@ impl<P: Platform> CepManager<P> {
         })
     }
 
-    /// `pre_req`: validate, bind the QP if given (S2/S3), new comm ID,
-    /// format the REQ.
+    /// `pre_req`: validate, new comm ID, format the REQ.
     pub fn pre_req(
         &self,
         owner: Owner,
@@ -242,7 +223,7 @@ impl<P: Platform> CepManager<P> {
         self.call(owner, cid, Input::SendReq, &Args::None, now, out)
     }
 
-    /// `pre_rep`: bind the QP if given (S2/S3), format the REP.
+    /// `pre_rep`: validate, format the REP.
     pub fn pre_rep(
         &self,
         owner: Owner,
@@ -531,7 +512,6 @@ impl<P: Platform> CepManager<P> {
                 rnr_retry_count,
                 primary_path: primary,
                 alternate_path: alternate,
-                qp: cep.qp,
             })
         }
     }
@@ -563,8 +543,8 @@ impl<P: Platform> CepManager<P> {
         })
     }
 
-    /// Owner teardown (file closed): destroy every connection and QP of the
-    /// owner. Takes the lock once per object, so other callers interleave.
+    /// Owner teardown (file closed): destroy every connection of the owner.
+    /// Takes the lock once per connection, so other callers interleave.
     pub fn destroy_owner(&self, owner: Owner, now: Instant, out: &mut Output) {
         let cids: Vec<Cid> = self.with(|c| {
             c.ceps
@@ -574,20 +554,6 @@ impl<P: Platform> CepManager<P> {
         });
         for cid in cids {
             let _ = self.destroy(owner, cid, false, now, out);
-        }
-        let qps: Vec<QpId> = self.with(|c| {
-            c.qps
-                .cids()
-                .filter(|&q| {
-                    c.qps
-                        .get(q)
-                        .is_some_and(|e| e.owner == owner && !e.handle_closed)
-                })
-                .map(|q| QpId(q.0))
-                .collect()
-        });
-        for qp in qps {
-            let _ = self.destroy_qp(owner, qp, now, out);
         }
     }
 
@@ -619,58 +585,61 @@ impl<P: Platform> CepManager<P> {
 
     // ----- callbacks -----
 
-    /// Runs a scheduled callback: records the current thread in the CEP,
-    /// calls `f` with the scope token (outside the lock), then releases the
-    /// callback's reference. `f` should `poll` until `None`.
+    /// Runs a scheduled callback: creates the callback context (the scope)
+    /// with the current thread recorded in it, calls `f` with it (outside
+    /// the lock), then releases the callback's reference. `f` should `poll`
+    /// until `None`.
+    ///
+    /// A callback that returns before `poll` said "none" (it stopped after
+    /// a refused call, S1, or simply stopped) would leave its events queued
+    /// behind a set edge trigger that nothing clears: no callback would
+    /// ever run for them. So the trigger is re-armed here and, if events
+    /// remain, a new delivery is emitted in `out`, taken before this
+    /// callback's reference is dropped (spec/CM.md §10.3).
     pub fn deliver<R>(
         &self,
         delivery: Delivery,
         out: &mut Output,
         f: impl FnOnce(&CallbackScope<'_>) -> R,
     ) -> R {
-        let thread = self.platform.current_thread();
-        let cid = delivery.cep.cid;
-        self.with(|c| {
-            if let Ok(cep) = c.cep_mut(cid) {
-                cep.callback_thread = Some(thread);
-            }
-        });
-        let scope = CallbackScope {
-            cep: &delivery.cep,
-            thread,
-            context: delivery.context,
-        };
+        let scope = CallbackScope::new(
+            &delivery.cep,
+            self.platform.current_thread(),
+            delivery.context,
+        );
         let r = f(&scope);
+        let cid = delivery.cep.cid;
+        let drained = scope.was_drained();
         self.with(|c| {
-            if let Ok(cep) = c.cep_mut(cid)
-                && cep.callback_thread == Some(thread)
-            {
-                cep.callback_thread = None;
+            // Only this callback can have left SIGNALLED set: another
+            // delivery is emitted only after a `poll` that said "none",
+            // which is `drained`.
+            if !drained && let Ok(cep) = c.cep_mut(cid) {
+                cep.clear(flag::SIGNALLED);
+                c.schedule(cid, out);
             }
             c.release(delivery.cep, out);
         });
         r
     }
 
-    fn check_thread(&self, scope: &CallbackScope<'_>) -> Result<(), CmError> {
-        let current = self.platform.current_thread();
-        // S1: only the thread running the callback may use its scope.
-        debug_assert_eq!(
-            current, scope.thread,
-            "CM scope used outside its callback's thread"
-        );
-        if current != scope.thread {
-            return Err(CmError::NotCallbackThread);
-        }
-        Ok(())
+    /// S1: a scope is used only on the thread its callback runs on. Checked
+    /// in every build; a refusal is counted and reported to the caller,
+    /// never asserted (a panic in the driver is a bugcheck).
+    fn on_callback_thread(&self, scope: &CallbackScope<'_>) -> bool {
+        self.platform.current_thread() == scope.thread
     }
 
     /// `poll`: the next event of the callback's CEP, or `None` (which also
-    /// re-arms the edge trigger, §10.3).
+    /// re-arms the edge trigger, §10.3). On a thread other than the
+    /// callback's: `NotCallbackThread`, counted, and the event stays queued.
     pub fn poll(&self, scope: &CallbackScope<'_>) -> Result<Option<EventRecord>, CmError> {
-        self.check_thread(scope)?;
         let cid = scope.cep.cid;
-        Ok(self.with(|c| {
+        if !self.on_callback_thread(scope) {
+            self.with(|c| c.stats.count_scope_violation());
+            return Err(CmError::NotCallbackThread);
+        }
+        let polled = self.with(|c| {
             let cep = c.cep_mut(cid).ok()?;
             match cep.events.pop_front() {
                 Some(e) => {
@@ -686,19 +655,41 @@ impl<P: Platform> CepManager<P> {
                     None
                 }
             }
-        }))
+        });
+        if polled.is_none() {
+            scope.set_drained();
+        }
+        Ok(polled)
     }
 
     /// `format_event`: the typed event of a polled record. Requires the
-    /// callback's scope and asserts it runs on the callback's thread (S1).
-    /// The record is owned by the caller, so nothing of the CEP is read
-    /// without the lock.
+    /// callback's scope and checks that it runs on the thread recorded in
+    /// it (S1). The record is owned by the caller, so nothing of the CEP is
+    /// read without the lock.
+    ///
+    /// On another thread the call is refused with `NotCallbackThread` in
+    /// every build, counted in `Stats::scope_violations`, and the record is
+    /// not consumed: it goes back to the head of the CEP's queue, so the
+    /// next `poll` in the right callback returns it again (or, if the
+    /// callback stops, the callback `deliver` schedules next). A record of
+    /// a CEP destroyed meanwhile is discarded, as at queue time.
     pub fn format_event(
         &self,
         scope: &CallbackScope<'_>,
-        record: &EventRecord,
+        record: EventRecord,
     ) -> Result<CmEvent, CmError> {
-        self.check_thread(scope)?;
+        if !self.on_callback_thread(scope) {
+            self.with(|c| {
+                c.stats.count_scope_violation();
+                if let Ok(cep) = c.cep_mut(scope.cep.cid)
+                    && cep.state != State::Destroyed
+                {
+                    cep.events.push_front(record);
+                    c.stats.queued_events = c.stats.queued_events.saturating_add(1);
+                }
+            });
+            return Err(CmError::NotCallbackThread);
+        }
         let alive = self.with(|c| c.cep(scope.cep.cid).is_ok_and(|cep| cep.refs > 0));
         debug_assert!(alive, "a callback's reference keeps its CEP alive");
         let mad = match record.mad.as_deref() {
@@ -709,92 +700,6 @@ impl<P: Platform> CepManager<P> {
             kind: record.kind,
             new_cid: record.new_cid,
             mad,
-        })
-    }
-
-    // ----- QPs -----
-
-    /// Creates a QP object for `owner` with its slot Invalid.
-    pub fn create_qp(&self, owner: Owner) -> Result<QpId, CmError> {
-        self.with(|c| {
-            let id = c
-                .qps
-                .insert(|_, _| QpEntry {
-                    owner,
-                    slot: CidSlot::Invalid,
-                    refs: 1,
-                    handle_closed: false,
-                    timewait_until: Instant(0),
-                })
-                .map_err(|_| CmError::NoResources)?;
-            c.stats.qps += 1;
-            c.stats.take(RefPurpose::QpHandle);
-            Ok(QpId(id.0))
-        })
-    }
-
-    /// Takes a reference on a QP (it stays observable after `destroy_qp`).
-    pub fn add_qp_ref(&self, owner: Owner, qp: QpId) -> Result<QpRef, CmError> {
-        self.with(|c| {
-            let e = c
-                .qps
-                .get_mut(Cid(qp.0))
-                .filter(|e| e.owner == owner && !e.handle_closed);
-            let e = e.ok_or(CmError::NotFound)?;
-            e.refs = e.refs.saturating_add(1);
-            Ok(QpRef { qp })
-        })
-    }
-
-    /// Drops a QP reference.
-    pub fn release_qp(&self, r: QpRef) {
-        self.with(|c| {
-            if let Some(e) = c.qps.get_mut(Cid(r.qp.0)) {
-                e.refs = e.refs.saturating_sub(1);
-            }
-            c.maybe_free_qp(r.qp);
-        });
-    }
-
-    /// The slot of a QP a reference is held on.
-    pub fn qp_slot(&self, r: &QpRef) -> Option<CidSlot> {
-        self.with(|c| c.qps.get(Cid(r.qp.0)).map(|e| e.slot))
-    }
-
-    /// The quarantine stamp of a QP (timewait of the last bound connection).
-    pub fn qp_timewait_until(&self, r: &QpRef) -> Option<Instant> {
-        self.with(|c| c.qps.get(Cid(r.qp.0)).map(|e| e.timewait_until))
-    }
-
-    /// QP destroy (S4, spec/NDI.md §9.2): under one lock hold, swap the slot
-    /// to Reserved, destroy the bound connection (abort by state), close the
-    /// handle. Returns the quarantine stamp for the HCA's destroy.
-    pub fn destroy_qp(
-        &self,
-        owner: Owner,
-        qp: QpId,
-        now: Instant,
-        out: &mut Output,
-    ) -> Result<Instant, CmError> {
-        self.with(|c| {
-            let key = Cid(qp.0);
-            let e = c
-                .qps
-                .get_mut(key)
-                .filter(|e| e.owner == owner && !e.handle_closed);
-            let e = e.ok_or(CmError::NotFound)?;
-            e.handle_closed = true;
-            let old = e.slot.reserve();
-            if let CidSlot::Bound(cid) = old {
-                c.destroy(cid, false, now, out);
-            }
-            let until = c.qps.get(key).map_or(Instant(0), |e| e.timewait_until);
-            if let Some(e) = c.qps.get_mut(key) {
-                e.refs = e.refs.saturating_sub(1);
-            }
-            c.stats.drop_ref(RefPurpose::QpHandle);
-            c.maybe_free_qp(qp);
-            Ok(until)
         })
     }
 

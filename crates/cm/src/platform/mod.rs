@@ -11,15 +11,19 @@
 //! timer and calls the manager back when it fires.
 
 mod test_platform;
+mod thread;
 mod time;
 
 pub use test_platform::{SpinLock, TestPlatform};
+pub use thread::KernelContext;
 pub use time::{Duration, Instant};
 
 use core::num::NonZeroU64;
 
-/// The identity of a thread (`PsGetCurrentThread` on Windows). Used to check
-/// that `format_event` runs on the thread that runs the CEP's callback (S1).
+/// The identity of the code running now: a thread, or on Windows a DPC
+/// apart from the thread it interrupted (`ThreadId::from_kernel`). Used to
+/// check that `poll` and `format_event` run on the thread that runs the
+/// CEP's callback (S1).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub struct ThreadId(pub NonZeroU64);
 
