@@ -18,10 +18,6 @@ pub enum RefPurpose {
     Callback,
     /// A reference taken by a consumer with `CepManager::add_ref`.
     Consumer,
-    /// A bound CEP's reference to its QP (taken before publication, S3).
-    QpBinding,
-    /// The QP handle's own reference, dropped by `destroy_qp`.
-    QpHandle,
 }
 
 /// A snapshot of the live-object counters.
@@ -29,18 +25,12 @@ pub enum RefPurpose {
 pub struct Stats {
     /// CEPs whose slot is still held (including DESTROYED ones in timewait).
     pub ceps: u64,
-    /// QPs not yet freed.
-    pub qps: u64,
     /// CEP creation references.
     pub creation_refs: u64,
     /// Callback references (deliveries not yet run or still running).
     pub callback_refs: u64,
     /// References taken by consumers and not yet released.
     pub consumer_refs: u64,
-    /// QP references owned by bound CEPs.
-    pub qp_binding_refs: u64,
-    /// QP handle references.
-    pub qp_handle_refs: u64,
     /// CEPs with a timer armed.
     pub timers: u64,
     /// Events queued and not yet polled.
@@ -73,8 +63,6 @@ impl Stats {
             RefPurpose::Creation => &mut self.creation_refs,
             RefPurpose::Callback => &mut self.callback_refs,
             RefPurpose::Consumer => &mut self.consumer_refs,
-            RefPurpose::QpBinding => &mut self.qp_binding_refs,
-            RefPurpose::QpHandle => &mut self.qp_handle_refs,
         }
     }
 

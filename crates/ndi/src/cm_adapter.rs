@@ -108,11 +108,14 @@ fn cm_error(e: CmError) -> NdiError {
         CmError::InvalidState | CmError::InTimewait => NdiError::InvalidDeviceState,
         CmError::PrivateDataTooLong => NdiError::PrivateDataTooLong,
         CmError::InvalidParameter => NdiError::InvalidParameter,
-        CmError::Bind(ndcm_cm::BindError::AlreadyBound) => NdiError::ConnectionActive,
-        CmError::Bind(ndcm_cm::BindError::QpDestroying) => NdiError::Cancelled,
         CmError::NoResources => NdiError::NoResources,
         CmError::DuplicateListen => NdiError::SharingViolation,
-        _ => NdiError::Unsuccessful,
+        // The dispatcher never configures twice nor asks for LAP; the
+        // scope and event errors stay inside the adapter's callback (S1).
+        CmError::AlreadyConfigured
+        | CmError::NotSupported
+        | CmError::NotCallbackThread
+        | CmError::MalformedEvent => NdiError::Unsuccessful,
     }
 }
 
