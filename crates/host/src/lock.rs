@@ -79,7 +79,11 @@ impl<T, S: Sys> QueuedLock<T, S> {
     }
 
     /// `KeAcquireInStackQueuedSpinLock`. A re-acquisition by the holder is
-    /// reported and then panics: on Windows it deadlocks the processor.
+    /// reported (QueuedSpinLock, as Driver Verifier's deadlock detection
+    /// reports a recursive spin lock acquisition) BEFORE the raw lock is
+    /// touched, in every verifier mode and under every `Sys` (std or
+    /// shuttle), and then panics: on Windows the processor would spin on
+    /// its own lock forever, and a test must fail rather than hang.
     ///
     /// # Safety
     /// `handle` is idle and stays alive, pinned, until `release_in_stack`.
@@ -90,6 +94,8 @@ impl<T, S: Sys> QueuedLock<T, S> {
             "KeAcquireInStackQueuedSpinLock",
             Irql::DISPATCH,
         );
+        // Checked before any spinning: the holder would otherwise wait on
+        // itself (the MCS queue, or the shuttle test-and-set loop) silently.
         if self.held_by_current_thread() {
             self.verifier.report(
                 Rule::QueuedSpinLock,

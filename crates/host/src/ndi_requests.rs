@@ -4,9 +4,21 @@
 //!
 //! The framework's EvtIoCanceledOnQueue for a queue is routed to the
 //! dispatcher's cancel entry point (`Ndi::canceled_on_queue`) through a
-//! late-bound sink, set by the device once the dispatcher exists. This
-//! module never calls the dispatcher on the thread that called one of its
-//! methods (trait rule 1): only the framework's cancel path does.
+//! late-bound sink, set by the device once the dispatcher exists.
+//!
+//! As in KMDF, the cancel entry point may run on the thread that called one
+//! of this module's methods: `forward` (WdfRequestForwardToIoQueue,
+//! `FxIoQueue::QueueRequestFromForward`) runs the queue's dispatch loop on
+//! the caller's thread, which delivers EvtIoCanceledOnQueue — and so calls
+//! `Ndi::canceled_on_queue` — inside the call, for the forwarded request if
+//! user mode had already cancelled it and for any request of that queue
+//! another thread cancelled while someone else was dispatching. (`forward`
+//! then still returns `Ok`.) `delete_queue` (WdfObjectDelete →
+//! `FxIoQueue::Dispose` → `QueuePurge`) does the same. The `retrieve*`
+//! methods never do (`FxIoQueue::GetRequest` runs no dispatch loop), nor do
+//! `write_output` and `complete` in the model (KMDF's
+//! `RequestCompletedCallback` → `DispatchInternalEvents` finds the
+//! cancelled list empty whenever nobody is dispatching).
 
 use crate::framework::{Framework, QueueId, RequestId, status};
 use crate::sys::{StdSys, Sys};
@@ -137,6 +149,9 @@ impl<S: Sys> Requests for HostRequests<S> {
         Ok(HostQueue { id, owner })
     }
 
+    /// WdfRequestForwardToIoQueue. An already-cancelled request is accepted
+    /// (`Ok`) and handed to the cancel entry point on this thread before
+    /// this returns; `Err` only when the queue no longer accepts requests.
     fn forward(
         &self,
         queue: &HostQueue,

@@ -263,23 +263,29 @@ fn cancel_on_queue_hands_the_request_to_the_callback_once() {
 }
 
 #[test]
-fn a_request_cancelled_before_forwarding_is_refused_by_the_queue() {
+fn a_request_cancelled_before_forwarding_is_accepted_and_cancelled_by_the_queue() {
+    // KMDF (`FxIoQueue::QueueRequestFromForward`): the forward of an
+    // already-cancelled request succeeds; the queue (here without
+    // EvtIoCanceledOnQueue) completes it with STATUS_CANCELLED itself
+    // (`CancelForQueue`), before the forward returns.
     let fw = recording();
     let file = fw.open_file();
     let q = fw.create_queue(None);
     let fw2 = Arc::clone(&fw);
     // Cancel arrives while the dispatch routine runs (from another thread).
-    let r = fw.present(file, IOCTL_WRITE, vec![], 0, |r| {
+    let _ = fw.present(file, IOCTL_WRITE, vec![], 0, |r| {
         let fw3 = Arc::clone(&fw2);
-        std::thread::spawn(move || fw3.cancel(r))
-            .join()
-            .expect("cancel thread");
-        match fw.forward_to_queue(r, q, [0; 2]) {
-            Ok(()) => panic!("a cancelled request must not be queued"),
-            Err(st) => fw.complete(r, st, 0),
-        }
+        assert!(
+            !std::thread::spawn(move || fw3.cancel(r))
+                .join()
+                .expect("cancel thread"),
+            "nothing to call yet: the cancel is only recorded"
+        );
+        assert_eq!(fw.forward_to_queue(r, q, [0; 2]), Ok(()));
+        assert_eq!(fw.poll(r).map(|c| c.status), Some(status::CANCELLED));
     });
-    assert_eq!(fw.poll(r).map(|c| c.status), Some(status::CANCELLED));
+    assert_eq!(fw.queue_len(q), 0);
+    fw.delete_queue(q);
     fw.close_file(file, || {});
     fw.assert_quiescent();
 }

@@ -15,6 +15,9 @@ fn access_violation<S: Sys>(id: RequestId, r: Option<&Request>) -> Option<String
         None => Some(format!("{id:?} does not exist")),
         Some(Owner::Completed) => Some(format!("{id:?} used after completion")),
         Some(Owner::Queued(q)) => Some(format!("{id:?} used while in queue {q:?}")),
+        Some(Owner::CanceledOnQueue(q)) => Some(format!(
+            "{id:?} used while on the cancelled list of queue {q:?} (before its EvtIoCanceledOnQueue)"
+        )),
         Some(Owner::CancelRoutine) if !in_cancel_callback_of::<S>(id.0) => Some(format!(
             "{id:?} used outside its cancel routine after cancellation"
         )),
@@ -72,10 +75,10 @@ impl<S: Sys> Framework<S> {
                         format!("{id:?} completed again (status {status:#x})"),
                     ));
                 }
-                Owner::Queued(q) => {
+                Owner::Queued(q) | Owner::CanceledOnQueue(q) => {
                     return Some((
                         Rule::InvalidReqAccess,
-                        format!("{id:?} completed while in queue {q:?}"),
+                        format!("{id:?} completed while framework-owned by queue {q:?}"),
                     ));
                 }
                 Owner::Cancelable(_) if !in_cancel => Some((
@@ -116,9 +119,15 @@ impl<S: Sys> Framework<S> {
         }
     }
 
-    /// WdfRequestMarkCancelableEx. Returns CANCELLED (and does not mark)
-    /// if user mode has already cancelled the request; the driver must then
-    /// complete it.
+    /// WdfRequestMarkCancelableEx (`FxIoQueue::RequestCancelable` with
+    /// `Cancelable` and `FailIfIrpIsCancelled` TRUE). If user mode has
+    /// already cancelled the request, the insertion into the driver-cancelable
+    /// queue fails: it returns STATUS_CANCELLED without marking and WITHOUT
+    /// calling the cancel routine; the driver must complete the request. (The
+    /// older WdfRequestMarkCancelable, `FailIfIrpIsCancelled` FALSE, would
+    /// call the routine instead; it is not modelled.) Marking an already
+    /// cancelable request is MarkCancOnCancReqLocal
+    /// (`VerifyRequestIsNotCancelable`).
     #[track_caller]
     pub fn mark_cancelable(
         &self,
@@ -147,9 +156,15 @@ impl<S: Sys> Framework<S> {
         }
     }
 
-    /// WdfRequestUnmarkCancelable. CANCELLED means the cancel routine owns
-    /// the request (it has run or is running): the caller must not complete
-    /// it (CompleteCanceledReq).
+    /// WdfRequestUnmarkCancelable (`FxIoQueue::RequestCancelable` with
+    /// `Cancelable` FALSE): removing the request from the driver-cancelable
+    /// queue fails once the IRP's cancel has taken it (`RemoveFromIrpQueue`
+    /// returns STATUS_CANCELLED: "the cancel routine has won the race and will
+    /// be invoked on another thread"). So CANCELLED means the cancel routine
+    /// has run, is running or will run and owns the request: the caller must
+    /// not complete it (CompleteCanceledReq). The decision is made under the
+    /// same lock as the cancel's, so there is no window where both sides
+    /// believe they own it.
     #[track_caller]
     pub fn unmark_cancelable(&self, id: RequestId) -> Result<(), u32> {
         require_irql::<S>(&self.verifier, "WdfRequestUnmarkCancelable", Irql::DISPATCH);

@@ -158,45 +158,59 @@ impl<S: Sys> Framework<S> {
         id
     }
 
-    /// CancelIoEx on one request (IoCancelIrp): if it is in a queue the
-    /// framework removes it and calls EvtIoCanceledOnQueue; if it is marked
-    /// cancelable its cancel routine runs; otherwise the cancel is only
-    /// recorded (a later mark-cancelable or forward sees it). Runs the
-    /// callback on the calling thread at DISPATCH_LEVEL, as IoCancelIrp
-    /// does. Returns whether a driver callback was invoked.
+    /// CancelIoEx on one request (IoCancelIrp), on the calling thread.
+    ///
+    /// - Queued: the IRP's cancel routine (FxIrpQueue's, then
+    ///   `FxIoQueue::_IrpCancelForQueue` → `FxIoQueue::CancelForQueue`)
+    ///   takes it out of the queue and puts it on the queue's cancelled list
+    ///   under the queue lock; then `DispatchInternalEvents`: if no thread is
+    ///   in the queue's dispatch loop, this thread runs it and delivers
+    ///   EvtIoCanceledOnQueue (for this and any other listed request);
+    ///   otherwise it returns at once and the request waits on the list for
+    ///   the thread already dispatching, or the next forward or purge.
+    ///   Without EvtIoCanceledOnQueue the framework completes it with
+    ///   STATUS_CANCELLED here.
+    /// - Marked cancelable: its cancel routine runs here (the model does not
+    ///   defer it through the queue's `m_Cancelled` list as
+    ///   `FxIoQueue::CancelForDriver` does).
+    /// - Otherwise the cancel is only recorded (the IRP's Cancel flag): a
+    ///   later WdfRequestMarkCancelableEx returns STATUS_CANCELLED and a
+    ///   later forward lists it for EvtIoCanceledOnQueue.
+    ///
+    /// Returns whether the cancel took the request from the framework or the
+    /// driver's cancelable state: a driver callback ran, or is due on the
+    /// queue's cancelled list.
     pub fn cancel(&self, id: RequestId) -> bool {
-        enum Action<S: Sys> {
-            OnQueue(super::QueueId, Option<super::CanceledOnQueue>),
+        enum Action {
+            OnQueue(super::QueueId, super::queue::AfterCancel),
             Routine(std::sync::Arc<dyn Fn(RequestId) + Send + Sync>),
-            Nothing(std::marker::PhantomData<S>),
+            Nothing,
         }
-        let action: Action<S> = self.inner.with(|i| {
+        let action = self.inner.with(|i| {
             let Some(r) = i.requests.get_mut(&id) else {
-                return Action::Nothing(std::marker::PhantomData);
+                return Action::Nothing;
             };
             if matches!(r.owner, Owner::Completed) {
-                return Action::Nothing(std::marker::PhantomData);
+                return Action::Nothing;
             }
             r.cancel_requested = true;
             match r.owner.clone() {
                 Owner::Queued(q) => {
-                    r.owner = Owner::Driver;
-                    let callback = i.queues.get_mut(&q).and_then(|queue| {
+                    if let Some(queue) = i.queues.get_mut(&q) {
                         queue.requests.retain(|x| *x != id);
-                        queue.on_canceled.clone()
-                    });
-                    Action::OnQueue(q, callback)
+                    }
+                    Action::OnQueue(q, super::queue::cancel_for_queue(i, q, id))
                 }
                 Owner::Cancelable(routine) => {
                     r.owner = Owner::CancelRoutine;
                     Action::Routine(routine)
                 }
-                _ => Action::Nothing(std::marker::PhantomData),
+                _ => Action::Nothing,
             }
         });
         match action {
-            Action::OnQueue(q, cb) => {
-                self.deliver_canceled_on_queue(q, id, cb);
+            Action::OnQueue(q, after) => {
+                self.finish_cancel_for_queue(q, after);
                 true
             }
             Action::Routine(routine) => {
@@ -208,7 +222,7 @@ impl<S: Sys> Framework<S> {
                 );
                 true
             }
-            Action::Nothing(_) => false,
+            Action::Nothing => false,
         }
     }
 

@@ -9,7 +9,9 @@
 //! own bookkeeping sits under one internal mutex that is never held while a
 //! driver callback runs. The I/O-manager side (present a request, cancel it,
 //! wait for it, close the file) is in `io.rs`; the driver-side DDIs are in
-//! `ddi.rs`; queues in `queue.rs`.
+//! `ddi.rs`; manual queues and their dispatch loop (modelled on KMDF's
+//! `FxIoQueue`: where and on which thread EvtIoCanceledOnQueue runs) in
+//! `queue.rs`.
 
 mod ddi;
 mod io;

@@ -15,6 +15,11 @@ pub(crate) enum Owner {
     Driver,
     /// In a manual queue: the framework owns it.
     Queued(QueueId),
+    /// Cancelled while queued and waiting on the queue's cancelled list
+    /// (`m_CanceledOnQueueList`) for a dispatching thread to give it to the
+    /// driver's EvtIoCanceledOnQueue (`FxIoQueue::CancelForQueue`). The
+    /// framework still holds it: the driver has no handle to it yet.
+    CanceledOnQueue(QueueId),
     /// Marked cancelable; the framework will call the routine on cancel.
     Cancelable(Arc<dyn Fn(RequestId) + Send + Sync>),
     /// Its cancel routine has been (or is being) called: only that routine
@@ -63,12 +68,21 @@ pub struct RequestView<'a> {
     pub context: [u64; 2],
 }
 
-/// One manual queue.
+/// One manual queue (the parts of `FxIoQueue` the model needs).
 pub(crate) struct Queue {
+    /// The cancel-safe queue of requests waiting for retrieval (`m_Queue`).
     pub(crate) requests: VecDeque<RequestId>,
+    /// Requests cancelled while queued, waiting for a dispatching thread to
+    /// deliver EvtIoCanceledOnQueue (`m_CanceledOnQueueList`).
+    pub(crate) canceled: VecDeque<RequestId>,
+    /// Threads inside the queue's dispatch loop (`m_Dispatching`).
+    pub(crate) dispatching: u32,
     pub(crate) on_canceled: Option<CanceledOnQueue>,
     /// False once purged or deleted: forwards fail.
     pub(crate) accepting: bool,
+    /// WdfObjectDelete has run on it (`m_Disposing`): the last dispatching
+    /// thread to leave an idle queue deletes it (`m_Deleted`).
+    pub(crate) disposing: bool,
 }
 
 /// One file object.

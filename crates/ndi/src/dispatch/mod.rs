@@ -193,6 +193,12 @@ pub struct NdiStats {
     pub files: usize,
     /// Reserved ports (connections and listeners).
     pub ports: usize,
+}
+
+/// Running tallies of the dispatcher (never decremented; not leak
+/// accounting).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NdiCounters {
     /// Cancel callbacks that arrived on a thread holding their file's lock
     /// (KMDF's dispatch loop inside forward/retrieve) and were deferred to
     /// its release instead of re-entering the lock.
@@ -256,6 +262,12 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         NdiStats {
             files: self.files.with(|f| f.len()),
             ports: self.ports.with(|p| p.len()),
+        }
+    }
+
+    /// The running tallies.
+    pub fn counters(&self) -> NdiCounters {
+        NdiCounters {
             cancels_deferred: self.cancels_deferred.load(Ordering::Relaxed),
             cancels_undeferrable: self.cancels_undeferrable.load(Ordering::Relaxed),
         }
