@@ -20,13 +20,11 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ptr;
 
+use ndcm_cm::ManagerConfig;
 use ndcm_cm::platform::{Instant, Platform};
-use ndcm_cm::{CepManager, ManagerConfig, Outgoing};
 use ndcm_ndi::abi::codes::NDCM_DEVICE_TYPE;
 use ndcm_ndi::cm_adapter::ManagerPort;
-use ndcm_ndi::cm_port::CmEvent;
-use ndcm_ndi::mad_envelope::outbound_envelope;
-use ndcm_ndi::requests::QueueOwner;
+use ndcm_ndi::compose::{DeviceLink, agent_device, bind_agent_sinks, drawn_ca_guid};
 use ndcm_ndi::{File, Ndi};
 use wdk_sys::{
     _WDF_FILEOBJECT_CLASS, _WDF_TRI_STATE, FILE_DEVICE_SECURE_OPEN, NTSTATUS, PWDFDEVICE_INIT,
@@ -110,13 +108,14 @@ unsafe impl Send for DeviceHandle {}
 // SAFETY: as above.
 unsafe impl Sync for DeviceHandle {}
 
-impl DeviceHandle {
-    fn state(self) -> Option<&'static DeviceState> {
+impl DeviceLink<KmdfNdi> for DeviceHandle {
+    fn with_ndi<T>(&self, f: impl FnOnce(&KmdfNdi) -> T) -> Option<T> {
         // SAFETY: the sinks holding this handle are called only from inside
         // the dispatcher or the CM, i.e. from a callback of this live device,
-        // and the state outlives every such call (destroy comes last). The
-        // 'static is never stored: each use ends with the sink call.
-        unsafe { device_state(self.0.cast()) }
+        // and the state outlives every such call (destroy comes last); the
+        // reference does not outlive `f`.
+        let state = unsafe { device_state(self.0.cast()) }?;
+        Some(f(state.ndi()))
     }
 }
 
@@ -304,33 +303,24 @@ fn create_from_init(mut init: PWDFDEVICE_INIT) -> Result<WDFDEVICE, Failure> {
     Ok(device)
 }
 
-/// The CA GUID this node's CM puts in its messages. A peer takes a REQ for a
-/// retransmission when its (Local Comm ID, Local CA GUID) is already known
-/// (spec/CM.md §2, §8), and every ndcm node numbers its comm IDs alike, so
-/// two nodes must not share one. There is no HCA node GUID here (the MAD
-/// agent carries the MADs), so the device draws one when it is created:
-/// the interrupt time (since boot, in 100 ns steps) and the device object's
-/// address, mixed by the splitmix64 finaliser; it stays for the device's
-/// lifetime.
-fn local_ca_guid(device: WDFDEVICE) -> u64 {
-    let mut x = KmdfPlatform.now().0 ^ (device as usize as u64).rotate_left(32);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (x ^ (x >> 31)).max(1)
-}
-
 impl DeviceState {
     fn new(device: WDFDEVICE, timer: CmTimer) -> Result<alloc::boxed::Box<Self>, NTSTATUS> {
+        // No HCA node GUID here: the device draws its CA GUID from the
+        // interrupt time and its device object's address.
+        let seed = KmdfPlatform.now().0 ^ (device as usize as u64).rotate_left(32);
         let config = ManagerConfig {
-            ca_guid: local_ca_guid(device),
+            ca_guid: drawn_ca_guid(seed),
             ..ManagerConfig::default()
         };
-        let manager = CepManager::new(KmdfPlatform, config);
-        let cm = ManagerPort::new(manager, LOCAL_PORT);
         // No hardware adapter yet: the MAD agent (`ndcm agent`) carries the
         // MADs, so the device exposes no RDMA adapter to OPEN_ADAPTER.
-        let adapters = Vec::new();
-        let ndi = Ndi::new(KmdfPlatform, cm, KmdfRequests::new(device), adapters);
+        let ndi = agent_device(
+            KmdfPlatform,
+            config,
+            LOCAL_PORT,
+            KmdfRequests::new(device),
+            Vec::new(),
+        );
         let mut boxed = Vec::new();
         boxed
             .try_reserve_exact(1)
@@ -342,30 +332,9 @@ impl DeviceState {
         // SAFETY: `raw` is the allocation of a one-element boxed slice of
         // `Self`, whose layout equals that of one `Self`.
         let state = unsafe { alloc::boxed::Box::from_raw(raw) };
-
-        // CM events go to the dispatcher; MADs to send go to the MAD agent's
-        // pending MAD_GET_OUTBOUND requests (none pending: dropped like a
-        // lost packet, the CM retries). Both reach the state through the
-        // device handle, not a reference, so the state owns no cycle.
-        let handle = DeviceHandle(device);
-        state
-            .ndi
-            .cm()
-            .bind_events(Arc::new(move |owner: QueueOwner, event: CmEvent| {
-                if let Some(state) = handle.state() {
-                    state.ndi().on_cm_event(owner, event);
-                }
-            }));
-        state
-            .ndi
-            .cm()
-            .bind_mads(Arc::new(move |outgoing: &Outgoing| {
-                handle.state().is_some_and(|state| {
-                    state
-                        .ndi()
-                        .deliver_outbound_mad(&outbound_envelope(outgoing))
-                })
-            }));
+        // The sinks reach the state through the device handle, not a
+        // reference, so the state owns no cycle.
+        let _ = bind_agent_sinks(&state.ndi, DeviceHandle(device));
         Ok(state)
     }
 }

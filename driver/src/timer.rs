@@ -19,7 +19,7 @@
 //! disposes the timer (`FxTimer::Dispose`: running down, `Stop(TRUE)` waits
 //! for a callback in flight), runs the children's cleanup callbacks before
 //! the parent's, and destroys the device state in the control device's
-//! EvtDestroyCallback, after every child is gone.
+//! `EvtDestroyCallback`, after every child is gone.
 
 use core::ptr;
 

@@ -15,6 +15,8 @@
 //! `NDCM_MODEL_SCHEDULES` says otherwise; a soak sets it higher), half
 //! uniform random (`check_random`), half PCT (`check_pct`, depth 3).
 
+mod model_common;
+use model_common::explore;
 use ndcm_cm::platform::Duration;
 use ndcm_host::client::{Client, ipv4_gid, node_ipv4};
 use ndcm_host::device::{Device, Io, Pending};
@@ -35,32 +37,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// `cm_adapter::ManagerPort`) on the host fabric, every primitive shuttle's.
 type Cm = NdiPort<ShuttleSys>;
 
-/// PCT (probabilistic concurrency testing) finds orderings that need one
-/// thread to run far ahead of another — here, a whole MAD delivery before
-/// a user call — which uniform random scheduling almost never produces.
-const PCT_DEPTH: usize = 3;
 const CLIENT_IP: [u8; 4] = node_ipv4(1);
 const SERVER_IP: [u8; 4] = node_ipv4(2);
 const PORT: u16 = 4000;
-
-/// Schedules explored per check (random + PCT): `NDCM_MODEL_SCHEDULES`,
-/// 10,000 by default.
-fn schedules() -> usize {
-    std::env::var("NDCM_MODEL_SCHEDULES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
-        .max(2)
-}
-
-/// Runs `f` under `schedules()` schedules: half uniform random, half PCT.
-fn explore(f: impl Fn() + Send + Sync + 'static) {
-    let f = Arc::new(f);
-    let g = Arc::clone(&f);
-    let n = schedules();
-    shuttle::check_random(move || f(), n / 2);
-    shuttle::check_pct(move || g(), n - n / 2, PCT_DEPTH);
-}
 
 struct Net {
     world: Arc<World<Cm, ShuttleSys>>,

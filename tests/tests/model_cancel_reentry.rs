@@ -16,6 +16,8 @@
 //! Schedules: `NDCM_MODEL_SCHEDULES` (default 10,000 in all, half uniform
 //! random, half PCT).
 
+mod model_common;
+use model_common::explore;
 use ndcm_cm::platform::Duration;
 use ndcm_host::client::{Client, ipv4_gid, node_ipv4};
 use ndcm_host::device::{Device, Pending};
@@ -34,15 +36,6 @@ type Cm = NdiPort<ShuttleSys>;
 type Node = (Arc<World<Cm, ShuttleSys>>, Arc<Device<Cm, ShuttleSys>>);
 
 const PORT: u16 = 4000;
-const PCT_DEPTH: usize = 3;
-
-fn schedules() -> usize {
-    std::env::var("NDCM_MODEL_SCHEDULES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000)
-}
-
 fn node() -> Node {
     let mut world: World<Cm, ShuttleSys> = World::new(
         Arc::new(Verifier::new(Mode::Strict)),
@@ -115,9 +108,7 @@ fn pend_while_two_others_are_cancelled() {
 
 #[test]
 fn cancel_delivered_inside_forward_on_the_lock_holding_thread_is_deferred_not_reentered() {
-    let n = schedules();
-    shuttle::check_random(pend_while_two_others_are_cancelled, n / 2);
-    shuttle::check_pct(pend_while_two_others_are_cancelled, n - n / 2, PCT_DEPTH);
+    explore(pend_while_two_others_are_cancelled);
     assert!(
         DEFERRED.load(Ordering::Relaxed) > 0,
         "no schedule delivered a cancel callback on the forwarding thread"

@@ -281,7 +281,7 @@ fn format_event_from_a_non_callback_thread_is_refused_and_the_event_stays_pollab
             out.timers.append(&mut more.timers);
             drain_and_check(&m, out);
         },
-        100,
+        schedules(),
     );
 }
 

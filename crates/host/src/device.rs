@@ -14,14 +14,17 @@ use crate::irql::callback_scope;
 use crate::ndi_requests::HostRequests;
 use crate::platform::HostPlatform;
 use crate::sys::{Callback, Irql, RawMutex, StdSys, Sys};
+use crate::verifier::Verifier;
 use ndcm_cm::platform::Instant;
-use ndcm_ndi::cm_port::{AdapterInfo, CmEvent, CmPort};
-use ndcm_ndi::{File, Ndi, NdiStats, QueueOwner};
+use ndcm_ndi::cm_port::{AdapterInfo, CmPort};
+use ndcm_ndi::compose::{DeviceLink, event_sink};
+use ndcm_ndi::{File, Ndi, NdiStats};
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, Weak};
 
 /// Where a CM port delivers its events: the dispatcher's `on_cm_event`.
-pub type EventSink = Arc<dyn Fn(QueueOwner, CmEvent) + Send + Sync>;
+pub use ndcm_ndi::cm_adapter::EventSink;
 
 /// What the host needs from a CM port besides `CmPort`: event routing, the
 /// MADs and timers the world drives, and leak accounting.
@@ -93,6 +96,27 @@ pub struct Leaks {
     pub cm_objects: usize,
 }
 
+/// The host device's link from its CM's sinks to its dispatcher: the
+/// driver's, run at DISPATCH_LEVEL inside a checked callback scope, as CM
+/// callbacks run in the kernel (spec/NDI.md §7).
+struct AtDispatch<N, S: Sys> {
+    ndi: Weak<N>,
+    verifier: Arc<Verifier>,
+    _sys: PhantomData<fn() -> S>,
+}
+
+impl<N: Send + Sync + 'static, S: Sys> DeviceLink<N> for AtDispatch<N, S> {
+    fn with_ndi<T>(&self, f: impl FnOnce(&N) -> T) -> Option<T> {
+        let ndi = self.ndi.upgrade()?;
+        Some(callback_scope::<S, _>(
+            &self.verifier,
+            Callback::Other("CmEvent"),
+            Irql::DISPATCH,
+            || f(&ndi),
+        ))
+    }
+}
+
 /// A host device.
 pub struct Device<C: HostCm, S: Sys = StdSys> {
     platform: HostPlatform<S>,
@@ -113,19 +137,13 @@ impl<C: HostCm, S: Sys> Device<C, S> {
                 ndi.canceled_on_queue(owner, request, info);
             }
         }));
-        let weak: Weak<HostNdi<C, S>> = Arc::downgrade(&ndi);
-        let verifier = Arc::clone(platform.verifier());
-        ndi.cm().bind_events(Arc::new(move |owner, event| {
-            if let Some(ndi) = weak.upgrade() {
-                // CM callbacks run at DISPATCH_LEVEL (spec/NDI.md §7).
-                callback_scope::<S, _>(
-                    &verifier,
-                    Callback::Other("CmEvent"),
-                    Irql::DISPATCH,
-                    || ndi.on_cm_event(owner, event),
-                );
-            }
-        }));
+        let link: AtDispatch<HostNdi<C, S>, S> = AtDispatch {
+            ndi: Arc::downgrade(&ndi),
+            verifier: Arc::clone(platform.verifier()),
+            _sys: PhantomData,
+        };
+        ndi.cm()
+            .bind_events(event_sink::<HostPlatform<S>, C, HostRequests<S>, _>(link));
         Arc::new(Device {
             platform,
             framework,
@@ -218,8 +236,10 @@ impl<C: HostCm, S: Sys> Device<C, S> {
         self.framework.wait(pending.0, timeout)
     }
 
-    /// CancelIoEx on one request. Returns whether a driver cancel callback
-    /// ran.
+    /// CancelIoEx on one request. Returns whether the cancel took the
+    /// request: its driver cancel callback ran, or waits on its queue's
+    /// cancelled list for the thread dispatching that queue (KMDF's
+    /// `DispatchInternalEvents`).
     pub fn cancel(&self, pending: Pending) -> bool {
         self.framework.cancel(pending.0)
     }

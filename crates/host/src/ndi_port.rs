@@ -17,7 +17,7 @@ use crate::fabric::{Datagram, Fabric};
 use crate::platform::HostPlatform;
 use crate::sys::{StdSys, Sys};
 use ndcm_cm::platform::{Instant, Platform};
-use ndcm_cm::{CepManager, MadAddress, ManagerConfig, Outgoing};
+use ndcm_cm::{MadAddress, ManagerConfig, Outgoing};
 use ndcm_ndi::cm_adapter::ManagerPort;
 use ndcm_wire::Gid;
 use std::sync::Arc;
@@ -83,7 +83,7 @@ pub fn unbound<S: Sys>(
     config: ManagerConfig,
     local_port: u8,
 ) -> NdiPort<S> {
-    ManagerPort::new(CepManager::new(platform, config), local_port)
+    ndcm_ndi::compose::agent_port(platform, config, local_port)
 }
 
 impl<S: Sys> HostCm for NdiPort<S> {

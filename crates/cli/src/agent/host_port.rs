@@ -9,17 +9,17 @@
 //! timer: it fires the CM's timers at DISPATCH_LEVEL in a checked callback
 //! scope. This module never sends or receives a MAD itself.
 
-use ndcm_cm::{ManagerConfig, Outgoing};
+use ndcm_cm::ManagerConfig;
 use ndcm_host::device::Device as HostDriver;
 use ndcm_host::irql::callback_scope;
 use ndcm_host::ndi_port::{self, NdiPort, ca_guid};
 use ndcm_host::sys::Callback;
 use ndcm_host::{HostPlatform, Irql, StdSys};
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
-use ndcm_ndi::mad_envelope::outbound_envelope;
+use ndcm_ndi::compose::agent_mad_sink;
 use ndcm_wire::Gid;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 
 /// A host device whose MADs go through the MAD-port IOCTLs: its CM is the
@@ -56,14 +56,9 @@ pub fn mad_port_device(
 ) -> Arc<MadPortDevice> {
     let cm = ndi_port::unbound(platform.clone(), manager_config(&adapters), local_port);
     let device = HostDriver::new(platform, cm, adapters);
-    let weak: Weak<MadPortDevice> = Arc::downgrade(&device);
-    let _bound = device.cm().bind_mads(Arc::new(move |outgoing: &Outgoing| {
-        weak.upgrade().is_some_and(|device| {
-            device
-                .ndi()
-                .deliver_outbound_mad(&outbound_envelope(outgoing))
-        })
-    }));
+    let _bound = device
+        .cm()
+        .bind_mads(agent_mad_sink(Arc::downgrade(device.ndi())));
     device
 }
 
