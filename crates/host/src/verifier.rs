@@ -48,6 +48,10 @@ pub enum Rule {
     KmdfIrql,
     /// A completion's information (byte count) larger than the output buffer.
     InformationOverrun,
+    /// `WdfTimerStart` on a timer being deleted: `FxTimer::Start` breaks into
+    /// the debugger ("will lead to a crash") once `FxTimer::Dispose` has
+    /// marked it running down.
+    TimerStartRunningDown,
 }
 
 impl Rule {
@@ -67,6 +71,7 @@ impl Rule {
             Rule::IrqlKeReleaseSpinLock => "IrqlKeReleaseSpinLock",
             Rule::KmdfIrql => "KmdfIrql",
             Rule::InformationOverrun => "InformationOverrun",
+            Rule::TimerStartRunningDown => "TimerStartRunningDown",
         }
     }
 }

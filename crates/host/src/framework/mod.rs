@@ -17,10 +17,12 @@ mod ddi;
 mod io;
 mod queue;
 mod state;
+mod timer;
 
 pub use io::Completion;
 pub use queue::CanceledOnQueue;
 pub use state::RequestView;
+pub use timer::{TimerCallback, WdfTimer};
 
 use crate::sys::{RawMutex, StdSys, Sys};
 use crate::verifier::Verifier;
