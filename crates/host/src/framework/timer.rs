@@ -122,7 +122,7 @@ impl<S: Sys> WdfTimer<S> {
                 &self.verifier,
                 Callback::Other("EvtCleanupCallback(WDFTIMER)"),
                 Irql::PASSIVE,
-                || cleanup(),
+                cleanup,
             );
         }
     }
