@@ -1,19 +1,6 @@
-//! WDF object contexts and WDF structure sizes.
-//!
-//! Owns the context type-info statics the framework needs to allocate a
-//! typed context with an object (the C `WDF_DECLARE_CONTEXT_TYPE` macro), the
-//! typed getters (`WdfObjectGetTypedContextWorker`), and the `Size` values of
-//! the WDF configuration structures: the `WDF_*_INIT` helpers are C inlines
-//! that bindgen does not emit (windows-drivers-rs issues #242, #330).
-//!
-//! The framework zero-fills a context when it creates the object. Every
-//! context type here is therefore valid when all-zero (`Option<Box<_>>` is
-//! `None`, `bool` is `false`, raw handles are null) and is given its real
-//! value with `ptr::write` by the callback that creates the object.
-//!
-//! This module must never hand out a context of an object that may already
-//! be deleted: callers pass handles the framework gave them for the duration
-//! of a callback, or handles they hold a reference on.
+//! WDF object contexts and WDF structure sizes (the `WDF_*_INIT` inlines
+//! bindgen does not emit). The framework zero-fills a context: every type
+//! here is valid all-zero until its creator's `ptr::write`.
 
 use core::mem::{MaybeUninit, size_of};
 
@@ -27,8 +14,7 @@ use wdk_sys::{
 
 use crate::device::{DeviceState, NdiFile};
 
-/// `size_of::<T>()` as the `ULONG` a WDF `Size` field takes; the check that
-/// it fits runs at compile time.
+/// `size_of::<T>()` as a WDF `Size` (`ULONG`), checked at compile time.
 macro_rules! wdf_size {
     ($t:ty) => {{
         const S: usize = size_of::<$t>();
@@ -59,8 +45,7 @@ pub fn object_attributes() -> WDF_OBJECT_ATTRIBUTES {
     }
 }
 
-/// `WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE`: [`object_attributes`] plus a
-/// typed context.
+/// `WDF_OBJECT_ATTRIBUTES_INIT_CONTEXT_TYPE`: with a typed context.
 #[must_use]
 pub fn object_attributes_with(context: &'static ContextTypeInfo) -> WDF_OBJECT_ATTRIBUTES {
     WDF_OBJECT_ATTRIBUTES {
@@ -73,32 +58,25 @@ pub fn object_attributes_with(context: &'static ContextTypeInfo) -> WDF_OBJECT_A
 #[repr(transparent)]
 pub struct ContextTypeInfo(WDF_OBJECT_CONTEXT_TYPE_INFO);
 
-// SAFETY: the value is never mutated after its constant initialisation, and
-// its pointers (the name, `UniqueType`) point to statics, so sharing it
-// between threads shares only immutable data.
+// SAFETY: never mutated after its constant initialisation; its pointers
+// (name, `UniqueType`) point to statics: only immutable data is shared.
 unsafe impl Sync for ContextTypeInfo {}
 
 impl ContextTypeInfo {
-    const fn new(info: WDF_OBJECT_CONTEXT_TYPE_INFO) -> Self {
-        Self(info)
-    }
-
-    /// `WDF_GET_CONTEXT_TYPE_INFO`: the type info's `UniqueType`, which is
-    /// what the framework compares to find a context.
+    /// `WDF_GET_CONTEXT_TYPE_INFO`: the `UniqueType` the framework compares.
     #[must_use]
     pub const fn unique_type(&self) -> PCWDF_OBJECT_CONTEXT_TYPE_INFO {
         self.0.UniqueType
     }
 }
 
-/// Declares a context type: its type-info static (in `.data`, as the C
-/// `WDF_DECLARE_CONTEXT_TYPE` does) and an unsafe typed getter.
+/// `WDF_DECLARE_CONTEXT_TYPE`: the type-info static and a typed getter.
 macro_rules! declare_context_type {
     ($info:ident, $ty:ty, $getter:ident) => {
         // SAFETY: `.data` is an ordinary writable data section; placing the
         // type info there matches the C macro and has no other effect.
         #[unsafe(link_section = ".data")]
-        pub static $info: ContextTypeInfo = ContextTypeInfo::new(WDF_OBJECT_CONTEXT_TYPE_INFO {
+        pub static $info: ContextTypeInfo = ContextTypeInfo(WDF_OBJECT_CONTEXT_TYPE_INFO {
             Size: WDF_OBJECT_CONTEXT_TYPE_INFO_SIZE,
             ContextName: concat!(stringify!($ty), "\0").as_ptr().cast(),
             ContextSize: size_of::<$ty>(),
@@ -109,13 +87,10 @@ macro_rules! declare_context_type {
         /// The object's context of this type.
         ///
         /// # Safety
-        /// `handle` must be a live WDF object created with this context type
-        /// (its attributes named this type info), and the caller must not
-        /// create two live `&mut` to the same context.
+        /// `handle` is a live WDF object created with this context type; no
+        /// two live `&mut` to the same context may be made.
         pub unsafe fn $getter(handle: WDFOBJECT) -> *mut $ty {
-            // SAFETY: per this function's contract the handle is live and
-            // carries this context type, so the framework returns its
-            // context (never null for a matching type).
+            // SAFETY: per the contract: a live handle with this context type.
             unsafe {
                 call_unsafe_wdf_function_binding!(
                     WdfObjectGetTypedContextWorker,
@@ -130,14 +105,12 @@ macro_rules! declare_context_type {
 
 /// Context of the control device `\Device\ndcm`.
 pub struct DeviceContext {
-    /// The device-wide state; `None` until `device::create_control_device`
-    /// finishes and after the device's cleanup callback.
+    /// `None` until `create_control_device` finishes and once destroyed.
     pub state: Option<alloc::boxed::Box<DeviceState>>,
 }
 declare_context_type!(DEVICE_CONTEXT_TYPE_INFO, DeviceContext, device_context);
 
-/// Context of the root-enumerated PnP device (`root\ndcm`): the control
-/// device it owns, deleted when the PnP device goes away.
+/// Context of the PnP device `root\ndcm`: the control device it owns.
 pub struct PnpDeviceContext {
     /// The control device, or null.
     pub control_device: WDFDEVICE,
@@ -148,16 +121,15 @@ declare_context_type!(
     pnp_device_context
 );
 
-/// Context of a file object: one open of `\Device\ndcm` = one ndcm-ndi
-/// instance.
+/// Context of a file object: one open = one ndcm-ndi instance.
 pub struct FileContext {
-    /// The driver's reference to the instance; `None` before
-    /// `EvtDeviceFileCreate` and after `EvtFileClose`.
+    /// `None` before `EvtDeviceFileCreate` and after `EvtFileClose`.
     pub file: Option<alloc::sync::Arc<NdiFile>>,
 }
 declare_context_type!(FILE_CONTEXT_TYPE_INFO, FileContext, file_context);
 
 /// Context of a per-connection (or per-listener, per-MAD-agent) manual queue.
+#[derive(Clone, Copy)]
 pub struct QueueContext {
     /// Whose queue this is, for the cancel entry point's lookup.
     pub owner: QueueOwner,
@@ -166,8 +138,8 @@ pub struct QueueContext {
 }
 declare_context_type!(QUEUE_CONTEXT_TYPE_INFO, QueueContext, queue_context);
 
-/// What a pended request waits for: written by its owner before it enters
-/// a manual queue, read (never written) while it is queued.
+/// Context of every request: what it waits for, written by its owner before
+/// it enters a manual queue, only read while it is queued.
 #[derive(Clone, Copy)]
 pub struct PendRecord {
     /// Set by `Requests::forward` before the request enters a manual queue.
@@ -175,11 +147,4 @@ pub struct PendRecord {
     /// Valid when `pended`.
     pub info: MaybeUninit<PendInfo>,
 }
-
-/// Context of every request of the control device
-/// (`WdfDeviceInitSetRequestAttributes`).
-pub struct RequestContext {
-    /// What the request waits for while queued.
-    pub record: PendRecord,
-}
-declare_context_type!(REQUEST_CONTEXT_TYPE_INFO, RequestContext, request_context);
+declare_context_type!(REQUEST_CONTEXT_TYPE_INFO, PendRecord, request_context);

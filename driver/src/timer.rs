@@ -1,30 +1,12 @@
-//! The CM timers on one WDF timer per control device, firing into the
-//! sans-IO core at `DISPATCH_LEVEL`.
-//!
-//! The CEP manager never arms anything itself: its output carries
-//! `TimerOp::Arm { cid, deadline, id }` / `TimerOp::Cancel { cid, deadline,
-//! id }`, and a timer that fires early, late or after a cancel is harmless
-//! (ndcm-cm `output.rs`). ndcm-ndi's `ManagerPort` keeps those deadlines and
-//! offers `next_timer()` and `fire_timers(now)`; the driver keeps one
-//! `WDFTIMER` set for the earliest deadline. After every entry into the
-//! dispatcher (an IOCTL, a cancellation, a file cleanup, a timer firing) the
-//! device re-arms it for `next_timer()` (device.rs), and when it fires the
-//! callback runs `fire_timers(now)` and re-arms.
-//!
-//! Owns [`CmTimer`] and the `EvtTimerFunc`; when to start the timer is
-//! ndcm-ndi's `TimerArming`. It must never allocate under its lock, never
-//! call into the CM with its lock held (the lock is a leaf), and never start
-//! the WDF timer once closed. Teardown order (KMDF's): the PnP device's
-//! cleanup closes the timer, then deletes the control device; the framework
-//! disposes the timer (`FxTimer::Dispose`: running down, `Stop(TRUE)` waits
-//! for a callback in flight), runs the children's cleanup callbacks before
-//! the parent's, and destroys the device state in the control device's
-//! `EvtDestroyCallback`, after every child is gone.
+//! The CM timers on one one-shot WDF timer per control device, set for the
+//! CM's earliest deadline (`ManagerPort::next_timer`; when to start it:
+//! `TimerArming`) and firing into the sans-IO core at `DISPATCH_LEVEL`.
+//! Rules and teardown order: README-windows.md, "Driver sources".
 
 use core::ptr;
 
 use ndcm_cm::platform::{Instant, Platform, QueuedSpinLock};
-use ndcm_ndi::timer_arming::TimerArming;
+use ndcm_ndi::timer_arming::{TimerArming, relative_due_time};
 use wdk_sys::{
     NTSTATUS, WDF_TIMER_CONFIG, WDFDEVICE, WDFOBJECT, WDFTIMER, call_unsafe_wdf_function_binding,
 };
@@ -39,33 +21,25 @@ pub struct CmTimer {
     armed: InStackQueuedSpinLock<TimerArming>,
 }
 
-// SAFETY: a WDFTIMER handle may be used from any thread at IRQL <=
-// DISPATCH_LEVEL (WdfTimerStart is thread-safe); the rest is behind the lock.
+// SAFETY: a WDFTIMER may be used from any thread; the rest is locked.
 unsafe impl Send for CmTimer {}
-// SAFETY: as above; `&CmTimer` only reaches the handle through thread-safe
-// WDF calls made under the lock.
+// SAFETY: as above; `&CmTimer` only makes thread-safe WDF calls.
 unsafe impl Sync for CmTimer {}
 
 impl CmTimer {
-    /// Creates the WDF timer, parented to the control device (it is deleted
-    /// with it). `PASSIVE_LEVEL`, while the device is created.
+    /// Creates the WDF timer, parented to (deleted with) the control device.
     pub fn create(device: WDFDEVICE) -> Result<Self, NTSTATUS> {
-        // WDF_TIMER_CONFIG_INIT: one-shot (Period 0). No automatic
-        // serialization: the core does its own locking.
+        // WDF_TIMER_CONFIG_INIT: one-shot (Period 0); no automatic
+        // serialization (0): the core does its own locking.
         let mut config = WDF_TIMER_CONFIG {
             Size: WDF_TIMER_CONFIG_SIZE,
             EvtTimerFunc: Some(evt_cm_timer),
-            Period: 0,
-            AutomaticSerialization: 0,
-            TolerableDelay: 0,
             ..WDF_TIMER_CONFIG::default()
         };
         let mut attributes = object_attributes();
         attributes.ParentObject = device.cast();
         let mut timer: WDFTIMER = ptr::null_mut();
-        // SAFETY: `config` and `attributes` are initialised structures with
-        // correct sizes that live across the call; the parent is the live
-        // control device being created; `timer` receives the handle.
+        // SAFETY: the structures outlive the call; a live parent device.
         let status = unsafe {
             call_unsafe_wdf_function_binding!(
                 WdfTimerCreate,
@@ -83,8 +57,7 @@ impl CmTimer {
         })
     }
 
-    /// Makes the timer fire no later than `at` (`TimerArming::arm` decides).
-    /// IRQL <= `DISPATCH_LEVEL`, no CM or NDI lock held.
+    /// Makes the timer fire no later than `at`. No CM or NDI lock held.
     pub fn arm_at(&self, at: Instant) {
         let now = KmdfPlatform.now();
         self.armed.with(|armed| {
@@ -99,26 +72,17 @@ impl CmTimer {
         self.armed.with(TimerArming::fired);
     }
 
-    /// Closes the timer: it is never started again. Called before the
-    /// control device (its parent) is deleted: KMDF stops a timer and waits
-    /// for its callback (`FxTimer::Dispose`) before the timer's cleanup
-    /// callback, and a start in between is a verifier break.
+    /// Closes the timer: never started again. Called before its parent is
+    /// deleted: KMDF stops it (`FxTimer::Dispose`) before its cleanup
+    /// callback runs, and a start in between is a verifier break.
     pub fn close(&self) {
         self.armed.with(TimerArming::close);
     }
 
-    /// Sets the WDF timer to fire at `at` (a relative due time in 100 ns
-    /// units, at least one unit).
+    /// Sets the WDF timer to fire at `at`.
     fn start(&self, now: Instant, at: Instant) {
-        let ticks = at
-            .saturating_duration_since(now)
-            .as_nanos()
-            .div_ceil(100)
-            .max(1);
-        let due = 0_i64.saturating_sub(i64::try_from(ticks).unwrap_or(i64::MAX));
-        // SAFETY: the timer is live until its cleanup callback closes it
-        // (under the same lock the caller holds, so no start follows that);
-        // WdfTimerStart is callable at DISPATCH_LEVEL.
+        let due = relative_due_time(now, at);
+        // SAFETY: live until closed, under the caller's lock; <= DISPATCH.
         let _was_queued =
             unsafe { call_unsafe_wdf_function_binding!(WdfTimerStart, self.timer, due) };
     }
@@ -126,16 +90,15 @@ impl CmTimer {
 
 /// `EvtTimerFunc` of the CM timer: runs at `DISPATCH_LEVEL`.
 extern "C" fn evt_cm_timer(timer: WDFTIMER) {
-    // SAFETY: the framework passes the live timer it created; its parent is
-    // the control device (set in `CmTimer::create`).
+    // SAFETY: the live timer the framework created for us.
     let device: WDFOBJECT =
         unsafe { call_unsafe_wdf_function_binding!(WdfTimerGetParentObject, timer) };
-    // SAFETY: the parent is the control device, created with DeviceContext;
-    // it outlives its child timer, and its state is dropped only in its
-    // destroy callback, after the timer (and this callback) are gone.
+    // SAFETY: the parent device's state outlives the timer's callbacks.
     let Some(state) = (unsafe { device_state(device) }) else {
         return;
     };
-    state.timer().fired();
-    state.on_cm_timer(KmdfPlatform.now());
+    state.timer.fired();
+    // Run the CM timers due, then set the timer for the next deadline.
+    state.ndi.cm().fire_timers(KmdfPlatform.now());
+    state.rearm_cm_timer();
 }

@@ -12,6 +12,7 @@
 
 use ndcm_ndi::abi::Ioctl;
 use ndcm_ndi::abi::codes::{FILE_ANY_ACCESS, METHOD_BUFFERED, NDCM_DEVICE_TYPE};
+use ndcm_ndi::abi::device::NDCM_SYMBOLIC_LINK;
 use std::path::{Path, PathBuf};
 
 fn repo() -> PathBuf {
@@ -194,6 +195,7 @@ fn crate_imports(source: &str, krate: &str) -> Vec<(String, String)> {
 fn ndi_declares(name: &str, sources: &[(String, String)]) -> bool {
     let decls = [
         "pub const ",
+        "pub static ",
         "pub fn ",
         "pub const fn ",
         "pub struct ",
@@ -398,9 +400,17 @@ fn user_path_matches_link(user_path: &str, link: &str) -> bool {
 
 #[test]
 fn the_providers_device_path_is_the_drivers_symbolic_link() {
-    let device = std::fs::read_to_string(repo().join("driver/src/device.rs")).unwrap();
-    let link =
-        str_const(&device, "NDCM_SYMBOLIC_LINK").expect("device.rs defines NDCM_SYMBOLIC_LINK");
+    // The driver links ndcm-ndi's name (and restates none of its own).
+    let all: String = driver_sources().into_iter().map(|(_, s)| s).collect();
+    let compact: String = all.chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(
+        compact.contains("unicode(&NDCM_SYMBOLIC_LINK_UTF16)")
+            && compact.contains("WdfDeviceCreateSymbolicLink,device,&rawconstlink"),
+        "the driver must create its link from ndcm_ndi::abi::device"
+    );
+    assert!(str_const(&all, "NDCM_SYMBOLIC_LINK").is_none());
+    assert!(str_const(&all, "NDCM_DEVICE_NAME").is_none());
+    let link = NDCM_SYMBOLIC_LINK.to_string();
     let provider = std::fs::read_to_string(repo().join("crates/provider/src/windows.rs")).unwrap();
     let path = str_const(&provider, "DEVICE_PATH").expect("the provider defines DEVICE_PATH");
     assert!(

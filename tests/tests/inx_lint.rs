@@ -8,9 +8,11 @@
 //! is the root-enumerated hardware id `root\<package>`, the service and
 //! binary are named after the driver package, the `.Wdf` section declares
 //! `KmdfLibraryVersion = $KMDFVERSION$`, and the INF's device security is
-//! the SDDL the driver gives its control device. Every check has a negative
-//! test: a broken copy of the real file must fail it.
+//! the SDDL the driver gives its control device (ndcm-ndi's
+//! `NDCM_DEVICE_SDDL`, which the driver must use and not restate). Every
+//! check has a negative test: a broken copy of the real file must fail it.
 
+use ndcm_ndi::abi::device::NDCM_DEVICE_SDDL;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -37,7 +39,7 @@ struct Expected {
     service: String,
     /// `root\<service>`.
     hardware_id: String,
-    /// device.rs's `NDCM_DEVICE_SDDL`.
+    /// ndcm-ndi's `NDCM_DEVICE_SDDL`, the one the driver passes to WDF.
     sddl: String,
 }
 
@@ -52,9 +54,7 @@ fn read(path: &str) -> Vec<u8> {
 fn expected() -> Expected {
     let cargo = String::from_utf8(read("driver/Cargo.toml")).expect("driver/Cargo.toml is UTF-8");
     let service = toml_package_name(&cargo).expect("driver/Cargo.toml has [package] name");
-    let device = String::from_utf8(read("driver/src/device.rs")).expect("device.rs is UTF-8");
-    let sddl =
-        rust_str_const(&device, "NDCM_DEVICE_SDDL").expect("device.rs defines NDCM_DEVICE_SDDL");
+    let sddl = NDCM_DEVICE_SDDL.to_string();
     Expected {
         hardware_id: format!("root\\{service}"),
         service,
@@ -85,6 +85,51 @@ fn rust_str_const(source: &str, name: &str) -> Option<String> {
     let start = rest.find('"')? + 1;
     let end = start + rest[start..].find('"')?;
     Some(rest[start..end].to_string())
+}
+
+/// How the driver sources fail to give the control device ndcm-ndi's SDDL
+/// (the one checked against the INF): they must create the device with
+/// `NDCM_DEVICE_SDDL_UTF16` from `ndcm_ndi::abi::device` and define no
+/// SDDL of their own.
+fn driver_sddl_problems(sources: &[(String, String)]) -> Vec<String> {
+    let mut bad = Vec::new();
+    let all: String = sources.iter().map(|(_, s)| s.as_str()).collect();
+    let compact: String = all.chars().filter(|c| !c.is_whitespace()).collect();
+    if !compact.contains("usendcm_ndi::abi::device::") || !all.contains("NDCM_DEVICE_SDDL_UTF16") {
+        bad.push("NDCM_DEVICE_SDDL_UTF16 is not imported from ndcm_ndi::abi::device".into());
+    }
+    if !compact.contains("unicode(&NDCM_DEVICE_SDDL_UTF16)")
+        || !compact.contains("WdfControlDeviceInitAllocate,driver,&rawconstsddl")
+    {
+        bad.push("the control device is not created with NDCM_DEVICE_SDDL_UTF16".into());
+    }
+    for (file, source) in sources {
+        if let Some(sddl) = rust_str_const(source, "NDCM_DEVICE_SDDL") {
+            bad.push(format!("{file} defines its own NDCM_DEVICE_SDDL {sddl:?}"));
+        }
+        if source.contains("\"D:P") || source.contains("\"D:(") {
+            bad.push(format!("{file} spells out an SDDL string"));
+        }
+    }
+    bad
+}
+
+fn driver_sources() -> Vec<(String, String)> {
+    let dir = repo().join("driver/src");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 5, "driver/src has too few sources: {out:?}");
+    out
 }
 
 /// Decodes the file as stampinf would read it.
@@ -823,6 +868,45 @@ fn the_wdf_section_is_required() {
         &broken("KmdfService = ndcm,", "KmdfService = other,"),
         Check::Wdf,
     );
+}
+
+#[test]
+fn the_driver_secures_its_device_with_ndcm_ndis_sddl() {
+    let sources = driver_sources();
+    let bad = driver_sddl_problems(&sources);
+    assert!(bad.is_empty(), "{bad:#?}");
+    // A driver that restates or drops the SDDL is caught.
+    let mut own = sources.clone();
+    own.push((
+        "own.rs".into(),
+        "pub const NDCM_DEVICE_SDDL: &str = \"D:P(A;;GA;;;WD)\";".into(),
+    ));
+    assert_eq!(
+        driver_sddl_problems(&own).len(),
+        2,
+        "{:?}",
+        driver_sddl_problems(&own)
+    );
+    let unsecured: Vec<(String, String)> = sources
+        .iter()
+        .map(|(f, s)| {
+            (
+                f.clone(),
+                s.replace("unicode(&NDCM_DEVICE_SDDL_UTF16)", "unicode(&[])"),
+            )
+        })
+        .collect();
+    assert!(!driver_sddl_problems(&unsecured).is_empty());
+    let unimported: Vec<(String, String)> = sources
+        .iter()
+        .map(|(f, s)| {
+            (
+                f.clone(),
+                s.replace("ndcm_ndi::abi::device::", "crate::names::"),
+            )
+        })
+        .collect();
+    assert!(!driver_sddl_problems(&unimported).is_empty());
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub mod object;
 pub use dispatch::{Dispatched, File, Ndi, NdiCounters, NdiStats};
 pub mod cm_adapter;
 pub mod compose;
+pub mod find;
 pub mod fuzz_harness;
 pub mod mad_envelope;
 pub mod testing;

@@ -61,9 +61,34 @@ impl TimerArming {
     }
 }
 
+/// The due time `WdfTimerStart` takes to fire at `at` when it is `now`:
+/// relative (negative), in 100 ns units, at least one unit (a due time of
+/// zero would be absolute and long past).
+pub fn relative_due_time(now: Instant, at: Instant) -> i64 {
+    let ticks = at
+        .saturating_duration_since(now)
+        .as_nanos()
+        .div_ceil(100)
+        .max(1);
+    0_i64.saturating_sub(i64::try_from(ticks).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_due_time_is_relative_and_rounds_up() {
+        assert_eq!(relative_due_time(Instant(0), Instant(1_000)), -10);
+        assert_eq!(relative_due_time(Instant(0), Instant(1_001)), -11);
+        assert_eq!(relative_due_time(Instant(0), Instant(1)), -1);
+        assert_eq!(relative_due_time(Instant(500), Instant(500)), -1);
+        assert_eq!(relative_due_time(Instant(500), Instant(10)), -1, "past");
+        assert_eq!(
+            relative_due_time(Instant(0), Instant(u64::MAX)),
+            -184_467_440_737_095_517
+        );
+    }
 
     #[test]
     fn the_timer_only_moves_earlier_until_it_fires() {

@@ -4,6 +4,7 @@
 //! read a user buffer other than through [`field::AbiField`].
 
 pub mod codes;
+pub mod device;
 pub mod field;
 pub mod header;
 pub mod status;

@@ -94,6 +94,17 @@ impl NtStatus {
         self.0 >> 30 == 0
     }
 
+    /// The value of a Windows `NTSTATUS` (the same 32 bits: the WDK's type
+    /// is signed, this one unsigned).
+    pub const fn from_raw(status: i32) -> NtStatus {
+        NtStatus(u32::from_ne_bytes(status.to_ne_bytes()))
+    }
+
+    /// As the WDK's signed `NTSTATUS`.
+    pub const fn to_raw(self) -> i32 {
+        i32::from_ne_bytes(self.0.to_ne_bytes())
+    }
+
     /// The Windows name, if it is one of ours.
     pub fn name(self) -> Option<&'static str> {
         Self::ALL.iter().find(|(_, s)| *s == self).map(|(n, _)| *n)
@@ -105,6 +116,21 @@ impl core::fmt::Debug for NtStatus {
         match self.name() {
             Some(n) => write!(f, "{n}"),
             None => write!(f, "NTSTATUS({:#010x})", self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_ntstatus_round_trips_bit_for_bit() {
+        assert_eq!(NtStatus::CANCELLED.to_raw(), 0xC000_0120_u32 as i32);
+        assert!(NtStatus::CANCELLED.to_raw() < 0, "errors are negative");
+        assert_eq!(NtStatus::from_raw(0x103), NtStatus::PENDING);
+        for (_, s) in NtStatus::ALL {
+            assert_eq!(NtStatus::from_raw(s.to_raw()), *s);
         }
     }
 }
