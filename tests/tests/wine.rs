@@ -57,6 +57,16 @@ fn wine(exe: &Path) -> Command {
     c
 }
 
+/// `ndcm.exe COMMAND` on the frame tunnel from UDP port `ours` to `theirs`
+/// (loopback), with `ip` on the tunnel's segment.
+fn wine_on_tunnel(exe: &Path, command: &str, ours: u16, theirs: u16, ip: &str) -> Command {
+    let mut c = wine(exe);
+    c.args([command, "--local", &format!("127.0.0.1:{ours}")])
+        .args(["--remote", &format!("127.0.0.1:{theirs}")])
+        .args(["--ip", ip]);
+    c
+}
+
 fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
 }
@@ -147,10 +157,7 @@ fn wine_connect_completes_every_lifecycle_against_linux_listen() {
         },
     );
     std::thread::sleep(Duration::from_millis(500));
-    let connect = wine(&exe)
-        .args(["connect", "--local", &format!("127.0.0.1:{c}")])
-        .args(["--remote", &format!("127.0.0.1:{l}")])
-        .args(["--ip", tunnel_common::CONNECT_IP])
+    let connect = wine_on_tunnel(&exe, "connect", c, l, tunnel_common::CONNECT_IP)
         .args([
             "--to",
             &format!(
@@ -188,10 +195,7 @@ fn linux_connect_completes_every_lifecycle_against_wine_listen() {
     let Some(exe) = wine_exe() else { return };
     let (l, c) = (free_udp_port(), free_udp_port());
     let capture = std::env::temp_dir().join(format!("ndcm-wine-l-{}.pcap", std::process::id()));
-    let listener = wine(&exe)
-        .args(["listen", "--local", &format!("127.0.0.1:{l}")])
-        .args(["--remote", &format!("127.0.0.1:{c}")])
-        .args(["--ip", tunnel_common::LISTEN_IP])
+    let listener = wine_on_tunnel(&exe, "listen", l, c, tunnel_common::LISTEN_IP)
         .args(["--port", &tunnel_common::LISTEN_PORT.to_string()])
         .args(["--duration", "20", "--capture"])
         .arg(&capture)
@@ -241,10 +245,7 @@ fn linux_connect_completes_every_lifecycle_against_wine_listen() {
 fn wine_ctrl_c_stops_listen_and_it_reports() {
     let Some(exe) = wine_exe() else { return };
     let (l, c) = (free_udp_port(), free_udp_port());
-    let listener = wine(&exe)
-        .args(["listen", "--local", &format!("127.0.0.1:{l}")])
-        .args(["--remote", &format!("127.0.0.1:{c}")])
-        .args(["--ip", tunnel_common::LISTEN_IP])
+    let listener = wine_on_tunnel(&exe, "listen", l, c, tunnel_common::LISTEN_IP)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

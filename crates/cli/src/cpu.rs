@@ -64,10 +64,11 @@ fn clock_nanos(clock: libc::clockid_t) -> Option<u64> {
 
 #[cfg(windows)]
 mod windows {
-    use windows_sys::Win32::Foundation::FILETIME;
+    use windows_sys::Win32::Foundation::{FILETIME, HANDLE};
     use windows_sys::Win32::System::Threading::{
         GetCurrentProcess, GetCurrentThread, GetProcessTimes, GetThreadTimes,
     };
+    use windows_sys::core::BOOL;
 
     const ZERO: FILETIME = FILETIME {
         dwLowDateTime: 0,
@@ -81,34 +82,29 @@ mod windows {
     }
 
     pub fn thread() -> Option<u64> {
-        let (mut created, mut exited, mut kernel, mut user) = (ZERO, ZERO, ZERO, ZERO);
-        // SAFETY: the pseudo-handle of the current thread is always valid;
-        // the four out-pointers are distinct, writable locals.
-        let ok = unsafe {
-            GetThreadTimes(
-                GetCurrentThread(),
-                &mut created,
-                &mut exited,
-                &mut kernel,
-                &mut user,
-            )
-        };
-        if ok == 0 { None } else { nanos(kernel, user) }
+        // SAFETY: the pseudo-handle of the current thread is always valid.
+        times(unsafe { GetCurrentThread() }, GetThreadTimes)
     }
 
     pub fn process() -> Option<u64> {
+        // SAFETY: the pseudo-handle of the current process is always valid.
+        times(unsafe { GetCurrentProcess() }, GetProcessTimes)
+    }
+
+    /// `GetThreadTimes` and `GetProcessTimes` share this signature.
+    type Times = unsafe extern "system" fn(
+        HANDLE,
+        *mut FILETIME,
+        *mut FILETIME,
+        *mut FILETIME,
+        *mut FILETIME,
+    ) -> BOOL;
+
+    fn times(handle: HANDLE, get: Times) -> Option<u64> {
         let (mut created, mut exited, mut kernel, mut user) = (ZERO, ZERO, ZERO, ZERO);
-        // SAFETY: the pseudo-handle of the current process is always valid;
-        // the four out-pointers are distinct, writable locals.
-        let ok = unsafe {
-            GetProcessTimes(
-                GetCurrentProcess(),
-                &mut created,
-                &mut exited,
-                &mut kernel,
-                &mut user,
-            )
-        };
+        // SAFETY: `handle` is a pseudo-handle `get` accepts; the four
+        // out-pointers are distinct, writable locals.
+        let ok = unsafe { get(handle, &mut created, &mut exited, &mut kernel, &mut user) };
         if ok == 0 { None } else { nanos(kernel, user) }
     }
 }
