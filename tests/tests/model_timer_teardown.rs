@@ -99,3 +99,95 @@ fn closing_it_in_the_timers_own_cleanup_starts_a_running_down_timer_in_some_sche
         "the model never saw the old order start a running-down timer"
     );
 }
+
+/// The driver's control device on the host: its state (dropped in the
+/// device's EvtDestroyCallback), its CM timer as a child object, and the
+/// deletion the PnP device's cleanup performs. A timer callback in flight while the device is deleted still
+/// finds the state: the timer is disposed (stop and wait) before the
+/// device's own cleanup and long before its destroy.
+#[test]
+fn the_device_state_outlives_every_callback_of_its_children() {
+    use ndcm_host::framework::WdfObject;
+    use std::sync::Mutex;
+    explore(|| {
+        let verifier = Arc::new(Verifier::new(Mode::Strict));
+        let state: Arc<Mutex<Option<&'static str>>> = Arc::new(Mutex::new(Some("device state")));
+        let fired_with_state = Arc::new(AtomicUsize::new(0));
+        let timer = {
+            let (state, fired) = (Arc::clone(&state), Arc::clone(&fired_with_state));
+            Arc::new(WdfTimer::<ShuttleSys>::new(
+                Arc::clone(&verifier),
+                Box::new(move || {
+                    assert!(
+                        state.lock().unwrap().is_some(),
+                        "timer callback after destroy"
+                    );
+                    let _ = fired.fetch_add(1, Ordering::Relaxed);
+                }),
+                None,
+            ))
+        };
+        let device = {
+            let state = Arc::clone(&state);
+            WdfObject::<ShuttleSys>::new(
+                None,
+                None,
+                Some(Box::new(move || *state.lock().unwrap() = None)),
+            )
+        };
+        let child = {
+            let timer = Arc::clone(&timer);
+            WdfObject::<ShuttleSys>::new(Some(Box::new(move || timer.dispose())), None, None)
+        };
+        device.add_child(child);
+        assert!(!timer.start(Instant(10)));
+        let dpc = {
+            let timer = Arc::clone(&timer);
+            thread::spawn(move || timer.fire(Instant(10)))
+        };
+        device.delete();
+        let fired = dpc.join().expect("dpc");
+        assert_eq!(fired, fired_with_state.load(Ordering::Relaxed) == 1);
+        assert!(state.lock().unwrap().is_none(), "destroyed at the end");
+    });
+}
+
+/// KMDF's order on WdfObjectDelete of a parent with a child: the child's
+/// dispose and cleanup, the parent's dispose and cleanup, then the child's
+/// destroy and the parent's (`FxObject::DisposeChildrenWorker`,
+/// `DestroyChildren`).
+#[test]
+fn deleting_a_device_cleans_up_children_first_and_destroys_them_after_its_cleanup() {
+    use ndcm_host::framework::{ObjectCallback, WdfObject};
+    use ndcm_host::sys::StdSys;
+    use std::sync::Mutex;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let note = |what: &'static str| -> Option<ObjectCallback> {
+        let log = Arc::clone(&log);
+        Some(Box::new(move || log.lock().unwrap().push(what)))
+    };
+    let device = WdfObject::<StdSys>::new(None, note("device cleanup"), note("device destroy"));
+    device.add_child(WdfObject::new(
+        note("timer dispose"),
+        note("timer cleanup"),
+        note("timer destroy"),
+    ));
+    device.add_child(WdfObject::new(
+        None,
+        note("queue cleanup"),
+        note("queue destroy"),
+    ));
+    device.delete();
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "timer dispose",
+            "timer cleanup",
+            "queue cleanup",
+            "device cleanup",
+            "timer destroy",
+            "queue destroy",
+            "device destroy"
+        ]
+    );
+}

@@ -15,11 +15,13 @@
 
 mod ddi;
 mod io;
+mod object;
 mod queue;
 mod state;
 mod timer;
 
 pub use io::Completion;
+pub use object::{ObjectCallback, WdfObject};
 pub use queue::CanceledOnQueue;
 pub use state::RequestView;
 pub use timer::{TimerCallback, WdfTimer};

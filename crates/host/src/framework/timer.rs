@@ -107,7 +107,23 @@ impl<S: Sys> WdfTimer<S> {
     /// requires (`MarkPassiveDispose`).
     #[track_caller]
     pub fn delete(&self) {
-        require_irql::<S>(&self.verifier, "WdfObjectDelete(WDFTIMER)", Irql::PASSIVE);
+        self.dispose();
+        if let Some(cleanup) = &self.cleanup {
+            callback_scope::<S, _>(
+                &self.verifier,
+                Callback::Other("EvtCleanupCallback(WDFTIMER)"),
+                Irql::PASSIVE,
+                cleanup,
+            );
+        }
+    }
+
+    /// `FxTimer::Dispose`: marks the timer running down, then
+    /// `FlushAndRundown` → `Stop(TRUE)` cancels it and waits for a callback
+    /// in flight. The dispose step of a [`super::WdfObject`] timer.
+    #[track_caller]
+    pub fn dispose(&self) {
+        require_irql::<S>(&self.verifier, "FxTimer::Dispose", Irql::PASSIVE);
         self.state.with(|t| {
             t.running_down = true;
             t.due = None;
@@ -116,14 +132,6 @@ impl<S: Sys> WdfTimer<S> {
         while self.state.with(|t| t.in_callback) {
             S::wait_backoff(round);
             round = round.saturating_add(1);
-        }
-        if let Some(cleanup) = &self.cleanup {
-            callback_scope::<S, _>(
-                &self.verifier,
-                Callback::Other("EvtCleanupCallback(WDFTIMER)"),
-                Irql::PASSIVE,
-                cleanup,
-            );
         }
     }
 
