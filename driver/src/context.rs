@@ -33,8 +33,7 @@ pub const WDF_FILEOBJECT_CONFIG_SIZE: ULONG = wdf_size!(WDF_FILEOBJECT_CONFIG);
 pub const WDF_TIMER_CONFIG_SIZE: ULONG = wdf_size!(WDF_TIMER_CONFIG);
 const WDF_OBJECT_CONTEXT_TYPE_INFO_SIZE: ULONG = wdf_size!(WDF_OBJECT_CONTEXT_TYPE_INFO);
 
-/// `WDF_OBJECT_ATTRIBUTES_INIT`: inherit execution level and
-/// synchronization scope (zero would be the *Invalid* values), no context.
+/// `WDF_OBJECT_ATTRIBUTES_INIT`: inherit level and scope (0 is *Invalid*).
 #[must_use]
 pub fn object_attributes() -> WDF_OBJECT_ATTRIBUTES {
     WDF_OBJECT_ATTRIBUTES {
@@ -85,7 +84,6 @@ macro_rules! declare_context_type {
         });
 
         /// The object's context of this type.
-        ///
         /// # Safety
         /// `handle` is a live WDF object created with this context type; no
         /// two live `&mut` to the same context may be made.
@@ -138,8 +136,7 @@ pub struct QueueContext {
 }
 declare_context_type!(QUEUE_CONTEXT_TYPE_INFO, QueueContext, queue_context);
 
-/// Context of every request: what it waits for, written by its owner before
-/// it enters a manual queue, only read while it is queued.
+/// Context of every request: what it waits for (read only while queued).
 #[derive(Clone, Copy)]
 pub struct PendRecord {
     /// Set by `Requests::forward` before the request enters a manual queue.

@@ -1,6 +1,5 @@
-//! The control device `\Device\ndcm` (no PnP or power state: never
-//! power-managed queues) and its file callbacks (`PASSIVE_LEVEL`; the state's
-//! methods and the CM sinks also run at `DISPATCH_LEVEL`: they never wait).
+//! The control device `\Device\ndcm` (no PnP/power state) and its file
+//! callbacks (`PASSIVE_LEVEL`; state methods and CM sinks never wait).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -14,12 +13,15 @@ use ndcm_ndi::abi::device::{
 };
 use ndcm_ndi::cm_adapter::ManagerPort;
 use ndcm_ndi::compose::{DeviceLink, agent_device, bind_agent_sinks, drawn_ca_guid};
-use ndcm_ndi::{File, Ndi};
+use ndcm_ndi::{Caller, File, Ndi};
+use wdk_sys::ntddk::{
+    SeCaptureSubjectContext, SeQueryAuthenticationIdToken, SeReleaseSubjectContext, SeTokenIsAdmin,
+};
 use wdk_sys::{
-    _WDF_FILEOBJECT_CLASS, _WDF_TRI_STATE, FILE_DEVICE_SECURE_OPEN, NTSTATUS, PWDFDEVICE_INIT,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS, UNICODE_STRING,
-    WDF_FILEOBJECT_CONFIG, WDFDEVICE, WDFDRIVER, WDFFILEOBJECT, WDFOBJECT, WDFREQUEST,
-    call_unsafe_wdf_function_binding,
+    _WDF_FILEOBJECT_CLASS, _WDF_TRI_STATE, FILE_DEVICE_SECURE_OPEN, LUID, NTSTATUS,
+    PWDFDEVICE_INIT, SECURITY_SUBJECT_CONTEXT, STATUS_INSUFFICIENT_RESOURCES,
+    STATUS_INVALID_DEVICE_STATE, STATUS_SUCCESS, UNICODE_STRING, WDF_FILEOBJECT_CONFIG, WDFDEVICE,
+    WDFDRIVER, WDFFILEOBJECT, WDFOBJECT, WDFREQUEST, call_unsafe_wdf_function_binding,
 };
 
 use crate::context::{
@@ -215,14 +217,8 @@ impl DeviceState {
             ca_guid: drawn_ca_guid(seed),
             ..ManagerConfig::default()
         };
-        // No RDMA adapter yet: the MAD agent (`ndcm agent`) carries MADs.
-        let ndi = agent_device(
-            KmdfPlatform,
-            config,
-            LOCAL_PORT,
-            KmdfRequests(device),
-            Vec::new(),
-        );
+        // No adapter until the MAD agent registers one (docs/NDI-agent.md).
+        let ndi = agent_device(KmdfPlatform, config, LOCAL_PORT, KmdfRequests(device));
         let mut boxed = Vec::new();
         boxed
             .try_reserve_exact(1)
@@ -240,7 +236,6 @@ impl DeviceState {
 }
 
 /// The device state, if initialised and not yet destroyed.
-///
 /// # Safety
 /// `device` is the live control device; the result is used in one callback.
 pub unsafe fn device_state<'a>(device: WDFOBJECT) -> Option<&'a DeviceState> {
@@ -259,7 +254,6 @@ extern "C" fn evt_control_device_destroy(device: WDFOBJECT) {
 }
 
 /// The ndcm-ndi instance of a file object, if it was opened.
-///
 /// # Safety
 /// A live file object of the device; the result is used in one callback.
 pub unsafe fn file_instance<'a>(file_object: WDFFILEOBJECT) -> Option<&'a NdiFile> {
@@ -272,6 +266,23 @@ pub unsafe fn file_instance<'a>(file_object: WDFFILEOBJECT) -> Option<&'a NdiFil
     unsafe { (*context).file.as_deref() }
 }
 
+/// The opener (create runs in its thread): admin (elevated) or SYSTEM, logon.
+fn requestor() -> Caller {
+    let (mut s, mut luid) = (SECURITY_SUBJECT_CONTEXT::default(), LUID::default());
+    // SAFETY: PASSIVE_LEVEL, into a local; released below.
+    unsafe { SeCaptureSubjectContext(&raw mut s) };
+    let token = Some(s.ClientToken)
+        .filter(|t| !t.is_null())
+        .unwrap_or(s.PrimaryToken);
+    // SAFETY: a token of the captured context, held until the release.
+    let _ = unsafe { SeQueryAuthenticationIdToken(token, &raw mut luid) };
+    // SAFETY: as above.
+    let admin = unsafe { SeTokenIsAdmin(token) } != 0;
+    // SAFETY: captured above, released once.
+    unsafe { SeReleaseSubjectContext(&raw mut s) };
+    Caller::from_logon(admin, luid.LowPart, luid.HighPart)
+}
+
 /// `EvtDeviceFileCreate` (`PASSIVE_LEVEL`): one ndcm-ndi instance per open.
 extern "C" fn evt_device_file_create(
     device: WDFDEVICE,
@@ -281,7 +292,7 @@ extern "C" fn evt_device_file_create(
     // SAFETY: the framework passes its live control device.
     let status =
         unsafe { device_state(device.cast()) }.map_or(STATUS_INVALID_DEVICE_STATE, |state| {
-            let file: Arc<NdiFile> = state.ndi.open();
+            let file: Arc<NdiFile> = state.ndi.open_as(requestor());
             // SAFETY: the new file object; no callback of it runs yet.
             let context = unsafe { file_context(file_object.cast()) };
             // SAFETY: valid, aligned, zeroed memory; `None` is not read.

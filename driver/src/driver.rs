@@ -18,7 +18,6 @@ use crate::device::{create_control_device, device_state};
 
 /// `DriverEntry`: creates the WDF driver object (`DriverCreate` rule);
 /// called by `FxDriverEntry`, the image entry point wdk-build links.
-///
 /// # Safety
 /// Called only by the system loader, with its driver object and path.
 // SAFETY: "DriverEntry" is the symbol WdfDriverEntry.lib's FxDriverEntry
@@ -81,10 +80,9 @@ extern "C" fn evt_driver_device_add(
     STATUS_SUCCESS
 }
 
-/// `EvtCleanupCallback` of the function device (devnode removed): deletes
-/// the control device (`ControlDeviceDeleted`), so removing or updating the
-/// devnode unloads the driver. Open handles keep the device object; their
-/// callbacks then find no state and fail or complete what remains.
+/// `EvtCleanupCallback` of the function device (devnode removed): deletes the
+/// control device (`ControlDeviceDeleted`), so the driver can unload; open
+/// handles keep the device object, their callbacks find no state.
 extern "C" fn evt_pnp_device_cleanup(device: WDFOBJECT) {
     // SAFETY: the function device, created with PnpDeviceContext.
     let context = unsafe { pnp_device_context(device) };

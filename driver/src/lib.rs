@@ -1,9 +1,7 @@
-//! # ndcm — the KMDF driver
-//!
-//! Glue from KMDF onto `ndcm-ndi` and `ndcm-cm`: every function here calls a
-//! WDF/WDM routine or is a callback trampoline; every decision lives, and is
-//! tested, in those crates. Design and rules: `README-windows.md`. Nothing
-//! on an input path may panic (a panic is a bugcheck: `KeBugCheckEx`).
+//! # ndcm — the KMDF driver: glue from KMDF onto `ndcm-ndi` and `ndcm-cm`
+//! (each function calls a WDF/WDM routine or is a callback trampoline; every
+//! decision lives, and is tested, in those crates). Design and rules:
+//! `README-windows.md`. Nothing on an input path may panic (a bugcheck).
 
 #![no_std]
 

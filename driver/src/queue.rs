@@ -1,7 +1,6 @@
-//! The default queue (`EvtIoDeviceControl` → the dispatcher) and the
-//! per-connection manual queues behind `ndcm_ndi::Requests`, with
-//! `EvtIoCanceledOnQueue`. Ownership of a [`KmdfRequest`] is the right to
-//! complete it (README-windows.md, "Driver sources").
+//! The default queue (`EvtIoDeviceControl` → the dispatcher), the manual
+//! queues behind `ndcm_ndi::Requests` and `EvtIoCanceledOnQueue`. Owning a
+//! [`KmdfRequest`] is the right to complete it (README-windows.md).
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
@@ -22,8 +21,7 @@ use crate::context::{
 };
 use crate::device::{device_state, file_instance};
 
-/// The largest input copied; a longer one would fail the dispatcher's size
-/// check anyway, so it is refused before a non-paged copy is made.
+/// The largest input copied (a longer one fails the size check anyway).
 const MAX_INPUT: usize = 64 * 1024;
 
 /// An owned request (WDFREQUEST).
@@ -167,7 +165,6 @@ fn set_pended(request: &KmdfRequest, info: Option<PendInfo>) {
 }
 
 /// The pend record of a request in (or just out of) a manual queue.
-///
 /// # Safety
 /// The caller holds a reference on `request` (found, retrieved, presented).
 unsafe fn pended(request: WDFREQUEST) -> Option<PendInfo> {
@@ -333,8 +330,7 @@ extern "C" fn evt_io_device_control(
     }
 }
 
-/// Hands the request to the dispatcher, which completes or forwards it
-/// (`RequestCompletedLocal`); an error means it never got it.
+/// Hands the request to the dispatcher (completes or forwards it); Err: never got it.
 fn device_control(
     queue: WDFQUEUE,
     request: WDFREQUEST,

@@ -13,10 +13,9 @@ use wdk_sys::{
     },
 };
 
-/// A value guarded by an in-stack queued spin lock (`KSPIN_LOCK` with
-/// `KeAcquireInStackQueuedSpinLock`, never the ordinary API). Usable at
-/// IRQL <= `DISPATCH_LEVEL`; the closure runs at `DISPATCH_LEVEL` and must
-/// not wait, touch pageable memory or re-take the lock.
+/// A value guarded by an in-stack queued spin lock (`KSPIN_LOCK`, only with
+/// `KeAcquireInStackQueuedSpinLock`), at IRQL <= `DISPATCH_LEVEL`; the closure
+/// runs at `DISPATCH_LEVEL`: no waits, no pageable memory, no re-taking.
 pub struct InStackQueuedSpinLock<T> {
     /// 0 is a free lock (what `KeInitializeSpinLock` stores); free, it may move.
     lock: UnsafeCell<KSPIN_LOCK>,

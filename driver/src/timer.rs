@@ -1,7 +1,6 @@
 //! The CM timers on one one-shot WDF timer per control device, set for the
-//! CM's earliest deadline (`ManagerPort::next_timer`; when to start it:
-//! `TimerArming`) and firing into the sans-IO core at `DISPATCH_LEVEL`.
-//! Rules and teardown order: README-windows.md, "Driver sources".
+//! CM's earliest deadline (`ManagerPort::next_timer`, `TimerArming`), firing
+//! into the core at `DISPATCH_LEVEL`. Rules: README-windows.md.
 
 use core::ptr;
 

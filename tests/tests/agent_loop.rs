@@ -5,13 +5,14 @@
 //! leave nothing behind.
 
 use ndcm::agent::acceptor::adapter_info;
-use ndcm::agent::host_port::{MadPortDevice, mad_port_device};
+use ndcm::agent::host_port::{MadPortDevice, mad_port_device, open_agent};
 use ndcm::agent::tunnel::TunnelTransport;
 use ndcm_host::clock::Clock;
 use ndcm_host::tunnel::{FrameTunnel, TunnelConfig};
 use ndcm_host::{HostPlatform, Verifier};
 use ndcm_ndi::abi::{NdcmMadAddress, NdcmMadEnvelope, NtStatus};
 use ndcm_provider::host::HostDevice;
+use ndcm_provider::mad_agent::AdapterDeclaration;
 use ndcm_provider::mad_agent::{
     AgentConfig, AgentDrop, AgentError, GSI_QKEY, InboundMad, MadAgent, MadTransport, SendFailure,
 };
@@ -61,6 +62,11 @@ fn device(verifier: &Arc<Verifier>, ip: Ipv4Addr) -> Arc<MadPortDevice> {
     mad_port_device(platform, vec![adapter_info(ip)], 1)
 }
 
+/// The adapter an agent of `ip` registers.
+fn declare(ip: Ipv4Addr) -> AdapterDeclaration {
+    AdapterDeclaration::soft_roce(vec![ip.into()], 1)
+}
+
 fn config(outstanding: usize) -> AgentConfig {
     AgentConfig {
         outstanding,
@@ -90,7 +96,7 @@ fn arrive_from(envelope: &NdcmMadEnvelope, from: Ipv4Addr) -> InboundMad {
 fn agent_pends_k_requests_and_shutdown_cancels_each_once() {
     let verifier = Arc::new(Verifier::default());
     let dev = device(&verifier, IP_A);
-    let file = Arc::new(HostDevice::open(&dev));
+    let file = open_agent(&dev, &[declare(IP_A)]).expect("register");
     let mut agent = MadAgent::new(Arc::clone(&file), Mem::default(), config(5));
     assert_eq!(agent.turn().expect("turn"), 0);
     assert_eq!(agent.pended(), 5);
@@ -116,7 +122,7 @@ fn agent_pends_k_requests_and_shutdown_cancels_each_once() {
 fn dropping_an_agent_without_shutdown_leaves_no_request() {
     let verifier = Arc::new(Verifier::default());
     let dev = device(&verifier, IP_A);
-    let file = Arc::new(HostDevice::open(&dev));
+    let file = open_agent(&dev, &[declare(IP_A)]).expect("register");
     {
         let mut agent = MadAgent::new(Arc::clone(&file), Mem::default(), config(3));
         let _ = agent.turn().expect("turn");
@@ -131,7 +137,7 @@ fn dropping_an_agent_without_shutdown_leaves_no_request() {
 fn agent_on_a_closed_file_stops_instead_of_spinning() {
     let verifier = Arc::new(Verifier::default());
     let dev = device(&verifier, IP_A);
-    let file = Arc::new(HostDevice::open(&dev));
+    let file = open_agent(&dev, &[declare(IP_A)]).expect("register");
     file.close();
     let mut agent = MadAgent::new(Arc::clone(&file), Mem::default(), config(2));
     assert_eq!(
@@ -147,7 +153,7 @@ fn agent_on_a_closed_file_stops_instead_of_spinning() {
 fn closing_the_agent_file_completes_its_pended_requests_cancelled() {
     let verifier = Arc::new(Verifier::default());
     let dev = device(&verifier, IP_A);
-    let file = Arc::new(HostDevice::open(&dev));
+    let file = open_agent(&dev, &[declare(IP_A)]).expect("register");
     let mut agent = MadAgent::new(Arc::clone(&file), Mem::default(), config(4));
     let _ = agent.turn().expect("turn");
     // What ending the agent process does on Windows: CloseHandle.
@@ -167,7 +173,7 @@ fn closing_the_agent_file_completes_its_pended_requests_cancelled() {
 fn non_cm_mad_is_refused_by_the_driver_and_counted() {
     let verifier = Arc::new(Verifier::default());
     let dev = device(&verifier, IP_A);
-    let file = Arc::new(HostDevice::open(&dev));
+    let file = open_agent(&dev, &[declare(IP_A)]).expect("register");
     let wire = Mem::default();
     let mut agent = MadAgent::new(Arc::clone(&file), wire.clone(), config(1));
     let mut mad = [0u8; 256];
@@ -198,8 +204,8 @@ fn req_to_a_node_without_listener_is_rejected_back_to_its_source() {
     let verifier = Arc::new(Verifier::default());
     let (dev_a, dev_b) = (device(&verifier, IP_A), device(&verifier, IP_B));
     let (wire_a, wire_b) = (Mem::default(), Mem::default());
-    let agent_file_a = Arc::new(HostDevice::open(&dev_a));
-    let agent_file_b = Arc::new(HostDevice::open(&dev_b));
+    let agent_file_a = open_agent(&dev_a, &[declare(IP_A)]).expect("register");
+    let agent_file_b = open_agent(&dev_b, &[declare(IP_B)]).expect("register");
     let mut agent_a = MadAgent::new(Arc::clone(&agent_file_a), wire_a.clone(), config(2));
     let mut agent_b = MadAgent::new(Arc::clone(&agent_file_b), wire_b.clone(), config(2));
     let _ = agent_a.turn().expect("turn");

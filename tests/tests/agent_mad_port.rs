@@ -15,7 +15,7 @@
 //! the CM exchange REQ, REP, RTU, DREQ, DREP between the right addresses.
 
 use ndcm::agent::acceptor::adapter_info;
-use ndcm::agent::host_port::{MadPortDevice, TimerPump, mad_port_device};
+use ndcm::agent::host_port::{MadPortDevice, TimerPump, mad_port_device, open_agent};
 use ndcm::agent::tunnel::TunnelTransport;
 use ndcm_host::clock::Clock;
 use ndcm_host::ndi_port::NdiPort;
@@ -23,6 +23,7 @@ use ndcm_host::tunnel::{FrameTap, FrameTunnel, TunnelConfig, TunnelStats};
 use ndcm_host::{HostPlatform, Verifier};
 use ndcm_ndi::abi::NdcmMadEnvelope;
 use ndcm_provider::host::HostDevice;
+use ndcm_provider::mad_agent::AdapterDeclaration;
 use ndcm_provider::mad_agent::{
     AgentConfig, AgentStats, InboundMad, MadAgent, MadTransport, SendFailure,
 };
@@ -116,7 +117,8 @@ impl Node {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         // The agent's own file of the device, as `ndcm agent` opens one.
-        let file = Arc::new(HostDevice::open(&device));
+        let declaration = AdapterDeclaration::soft_roce(vec![ip.into()], 1);
+        let file = open_agent(&device, &[declaration]).expect("register the adapter");
         let (ready, is_ready) = std::sync::mpsc::channel();
         let agent = thread::Builder::new()
             .name(format!("agent {ip}"))
@@ -430,6 +432,7 @@ fn ndcm_agent_command_accepts_a_connection_over_the_tunnel() {
         capture: None,
         duration: Some(4.0),
         stats_every: None,
+        addresses: Vec::new(),
         device: String::new(),
         listen: Some(SERVICE_PORT),
         max_connections: ndcm::agent::acceptor::DEFAULT_MAX_CONNECTIONS,

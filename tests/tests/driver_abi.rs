@@ -11,7 +11,9 @@
 //! ndcm-ndi. Each source check has a negative test on a broken snippet.
 
 use ndcm_ndi::abi::Ioctl;
-use ndcm_ndi::abi::codes::{FILE_ANY_ACCESS, METHOD_BUFFERED, NDCM_DEVICE_TYPE};
+use ndcm_ndi::abi::codes::{
+    FILE_ANY_ACCESS, FILE_READ_WRITE_ACCESS, METHOD_BUFFERED, NDCM_DEVICE_TYPE,
+};
 use ndcm_ndi::abi::device::NDCM_SYMBOLIC_LINK;
 use std::path::{Path, PathBuf};
 
@@ -369,7 +371,14 @@ fn every_code_is_buffered_on_the_drivers_device_type() {
         let code = op.code();
         assert_eq!(code >> 16, NDCM_DEVICE_TYPE, "{op:?}");
         assert_eq!(code & 3, METHOD_BUFFERED, "{op:?}");
-        assert_eq!((code >> 14) & 3, FILE_ANY_ACCESS, "{op:?}");
+        // The agent's codes need a handle opened for read and write
+        // (docs/NDI-agent.md §5); every other code any access.
+        let access = if op.agent_only() {
+            FILE_READ_WRITE_ACCESS
+        } else {
+            FILE_ANY_ACCESS
+        };
+        assert_eq!((code >> 14) & 3, access, "{op:?}");
         assert_eq!(Ioctl::from_code(code), Some(*op));
     }
 }

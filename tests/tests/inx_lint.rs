@@ -1110,3 +1110,46 @@ fn a_broken_driver_package_fails() {
         "a root workspace that does not exclude driver/ passes"
     );
 }
+
+/// The ACEs of an `IoCreateDeviceSecure`-style SDDL: (rights, trustee).
+fn aces(sddl: &str) -> Vec<(String, String)> {
+    sddl.strip_prefix("D:P")
+        .expect("a protected DACL")
+        .split(['(', ')'])
+        .filter(|s| !s.is_empty())
+        .map(|ace| {
+            let f: Vec<&str> = ace.split(';').collect();
+            assert_eq!(f.len(), 6, "{ace}");
+            assert_eq!(f[0], "A", "allow ACEs only: {ace}");
+            (f[2].to_string(), f[5].to_string())
+        })
+        .collect()
+}
+
+/// docs/NDI-agent.md §5: the device DACL (the INF's and the driver's, which
+/// the lint above proves equal) lets authenticated users open the device
+/// for read and write only — ND applications — and gives all access to
+/// SYSTEM and Administrators alone; the agent IOCTLs additionally need an
+/// administrator's or SYSTEM's token, checked at create.
+#[test]
+fn the_sddl_admits_only_system_and_administrators_beyond_read_write() {
+    let got = aces(NDCM_DEVICE_SDDL);
+    assert_eq!(
+        got,
+        [
+            ("GA".to_string(), "SY".to_string()),
+            ("GA".to_string(), "BA".to_string()),
+            ("GRGW".to_string(), "AU".to_string()),
+        ]
+    );
+    for (rights, who) in &got {
+        if rights != "GRGW" {
+            assert!(["SY", "BA"].contains(&who.as_str()), "{who} gets {rights}");
+        }
+    }
+    let inf = decode(&original()).expect("the INX decodes");
+    assert!(
+        inf.contains(&format!("HKR,,Security,,\"{NDCM_DEVICE_SDDL}\"")),
+        "the INF repeats the driver's SDDL"
+    );
+}

@@ -184,6 +184,37 @@ fn valid(op: Ioctl, o: &Objects) -> (Vec<u8>, usize) {
                 0,
             )
         }
+        Ioctl::RegisterAdapter => {
+            let mut v = NdcmRegisterAdapterIn {
+                header: header(),
+                max_inbound_read_limit: 16,
+                max_outbound_read_limit: 16,
+                max_qp_depth: 64,
+                max_sge: 4,
+                max_inline: 0,
+                mtu: 1024,
+                port: 1,
+                reserved0: 0,
+                reserved1: 0,
+                address_count: 1,
+                address_offset: NdcmRegisterAdapterIn::SIZE as u32,
+                reserved2: 0,
+            }
+            .to_bytes()
+            .to_vec();
+            v.extend_from_slice(&addr([10, 9, 9, 9], 0).to_bytes());
+            (v, 8)
+        }
+        Ioctl::WithdrawAdapter => (
+            NdcmWithdrawAdapterIn {
+                header: header(),
+                adapter_index: 0,
+                reserved: 0,
+            }
+            .to_bytes()
+            .to_vec(),
+            0,
+        ),
     }
 }
 
@@ -195,6 +226,7 @@ fn output_bounds(op: Ioctl) -> Option<(usize, usize)> {
         Ioctl::CepGetPdata => Some((16, 16 + 196)),
         Ioctl::CepGetAddress => Some((48, 48)),
         Ioctl::MadGetOutbound => Some((288, 288)),
+        Ioctl::RegisterAdapter => Some((8, 8)),
         _ => None,
     }
 }
@@ -252,7 +284,12 @@ fn every_ioctl_validates_its_envelope_and_handles_on_the_host_device() {
         }
         if !matches!(
             op,
-            Ioctl::Noop | Ioctl::OpenAdapter | Ioctl::MadGetOutbound | Ioctl::MadSubmitInbound
+            Ioctl::Noop
+                | Ioctl::OpenAdapter
+                | Ioctl::MadGetOutbound
+                | Ioctl::MadSubmitInbound
+                | Ioctl::RegisterAdapter
+                | Ioctl::WithdrawAdapter
         ) {
             // S8: instance B names instance A's objects.
             fails(

@@ -22,8 +22,11 @@ pub mod tunnel;
 use crate::interrupt;
 use clap::Args;
 use ndcm_host::tunnel::{FrameTap, FrameTunnel, MacAddress, TunnelConfig, TunnelStats};
+use ndcm_ndi::NtStatus;
 use ndcm_provider::Device;
-use ndcm_provider::mad_agent::{AgentConfig, AgentStats, MadAgent};
+use ndcm_provider::mad_agent::{
+    AdapterDeclaration, AgentConfig, AgentStats, MadAgent, register_adapter,
+};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -67,6 +70,10 @@ pub struct AgentArgs {
     /// Print the counters every this many seconds.
     #[arg(long)]
     pub stats_every: Option<f64>,
+    /// More adapters to register, one per address (the tunnel address --ip
+    /// is always the first); each must be unique on the device.
+    #[arg(long = "address", value_name = "IP")]
+    pub addresses: Vec<std::net::IpAddr>,
     /// Device path (Windows only).
     #[arg(long, default_value = r"\\.\ndcm")]
     pub device: String,
@@ -108,6 +115,39 @@ pub fn bind_tunnel(args: &AgentArgs) -> std::io::Result<FrameTunnel> {
         None => None,
     };
     FrameTunnel::bind_with_tap(config, tap)
+}
+
+/// The adapters the agent registers: the one of its tunnel address, then
+/// one per `--address`.
+pub fn declarations(args: &AgentArgs) -> Vec<AdapterDeclaration> {
+    std::iter::once(std::net::IpAddr::V4(args.ip))
+        .chain(args.addresses.iter().copied())
+        .map(|a| AdapterDeclaration::soft_roce(vec![a], args.port))
+        .collect()
+}
+
+/// Registers every adapter of `args` on the agent's file `device`;
+/// reports each and explains a refusal.
+pub fn register_all<D: Device>(device: &D, args: &AgentArgs) -> Result<(), ExitCode> {
+    for d in declarations(args) {
+        match register_adapter(device, &d) {
+            Ok(index) => println!("ndcm agent: adapter {index}: {:?} registered", d.addresses),
+            Err(status) => {
+                let why = match status {
+                    NtStatus::ACCESS_DENIED => " (run ndcm agent as administrator)",
+                    NtStatus::SHARING_VIOLATION => " (another agent carries this address)",
+                    NtStatus::INVALID_DEVICE_REQUEST => " (driver and ndcm versions differ)",
+                    _ => "",
+                };
+                eprintln!(
+                    "ndcm agent: REGISTER_ADAPTER {:?} refused: {status:?}{why}",
+                    d.addresses
+                );
+                return Err(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn agent_config(args: &AgentArgs) -> AgentConfig {
@@ -195,7 +235,10 @@ fn run_on_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode {
         return run_on_host_device(args, transport);
     }
     match WindowsDevice::open_path(&args.device) {
-        Ok(device) => drive(Arc::new(device), transport, args),
+        Ok(device) => match register_all(&device, args) {
+            Ok(()) => drive(Arc::new(device), transport, args),
+            Err(code) => code,
+        },
         Err(e) => {
             eprintln!("ndcm agent: open {}: {e}", args.device);
             ExitCode::FAILURE
@@ -229,6 +272,13 @@ fn run_on_host_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode 
             return ExitCode::FAILURE;
         }
     };
+    // The agent's file first: its adapters must exist before the acceptor
+    // opens one.
+    let file = Arc::new(HostDevice::open(&device));
+    if let Err(code) = register_all(file.as_ref(), args) {
+        file.close();
+        return code;
+    }
     let acceptor = match args.listen {
         Some(port) => {
             let config = acceptor::AcceptorConfig {
@@ -240,13 +290,13 @@ fn run_on_host_device(args: &AgentArgs, transport: TunnelTransport) -> ExitCode 
                 Ok(a) => Some(a),
                 Err(e) => {
                     eprintln!("ndcm agent: listen on {}:{port}: {e}", args.ip);
+                    file.close();
                     return ExitCode::FAILURE;
                 }
             }
         }
         None => None,
     };
-    let file = Arc::new(HostDevice::open(&device));
     let code = drive(Arc::clone(&file), transport, args);
     if let Some(a) = acceptor {
         println!("acceptor: {}", a.stop());

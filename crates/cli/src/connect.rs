@@ -17,7 +17,7 @@ use clap::Args;
 use ndcm_host::clock::Clock;
 use ndcm_host::{HostPlatform, Verifier};
 use ndcm_provider::host::HostDevice;
-use ndcm_provider::mad_agent::{AgentConfig, MadAgent};
+use ndcm_provider::mad_agent::{AdapterDeclaration, AgentConfig, MadAgent};
 use ndcm_provider::{Adapter, Device, NdError, NdResult, NtStatus, Op, QpConfig, ReadLimits};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -145,6 +145,7 @@ fn agent_args(args: &ConnectArgs) -> AgentArgs {
         capture: args.capture.clone(),
         duration: None,
         stats_every: None,
+        addresses: Vec::new(),
         device: String::new(),
         listen: None,
         max_connections: acceptor::DEFAULT_MAX_CONNECTIONS,
@@ -170,6 +171,14 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let declaration = AdapterDeclaration::soft_roce(vec![std::net::IpAddr::V4(args.ip)], 1);
+    let file = match host_port::open_agent(&device, &[declaration]) {
+        Ok(f) => f,
+        Err(status) => {
+            eprintln!("ndcm connect: REGISTER_ADAPTER: {status:?}");
+            return ExitCode::FAILURE;
+        }
+    };
     let done = Arc::new(AtomicBool::new(false));
     let dialer = {
         let file = Arc::new(HostDevice::open(&device));
@@ -191,7 +200,6 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
             stats
         })
     };
-    let file = Arc::new(HostDevice::open(&device));
     let mut agent = MadAgent::new(Arc::clone(&file), transport, AgentConfig::default());
     let mut failure = None;
     let mut grace: Option<Instant> = None;

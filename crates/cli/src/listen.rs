@@ -57,6 +57,7 @@ pub fn run(args: &ListenArgs) -> ExitCode {
         capture: args.capture.clone(),
         duration: args.duration,
         stats_every: None,
+        addresses: Vec::new(),
         device: String::new(),
         listen: Some(args.port),
         max_connections: args.max_connections,

@@ -18,7 +18,7 @@ use crate::verifier::Verifier;
 use ndcm_cm::platform::Instant;
 use ndcm_ndi::cm_port::{AdapterInfo, CmPort};
 use ndcm_ndi::compose::{DeviceLink, event_sink};
-use ndcm_ndi::{File, Ndi, NdiStats};
+use ndcm_ndi::{Caller, File, Ndi, NdiStats};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Weak};
@@ -126,11 +126,26 @@ pub struct Device<C: HostCm, S: Sys = StdSys> {
 }
 
 impl<C: HostCm, S: Sys> Device<C, S> {
-    /// A device with these adapters over `cm`.
+    /// A device with these built-in adapters over `cm` (fabric test
+    /// devices; the MAD-port devices are composed like the driver's, with
+    /// [`Device::compose`] and `ndcm_ndi::compose::agent_device`).
     pub fn new(platform: HostPlatform<S>, cm: C, adapters: Vec<AdapterInfo>) -> Arc<Self> {
+        let p = platform.clone();
+        Self::compose(platform, move |requests| {
+            Ndi::new(p, cm, requests, adapters)
+        })
+    }
+
+    /// A device whose dispatcher `build` makes over the device's request
+    /// framework — the driver's composition function
+    /// (`ndcm_ndi::compose::agent_device`) runs here as in the driver.
+    pub fn compose(
+        platform: HostPlatform<S>,
+        build: impl FnOnce(HostRequests<S>) -> HostNdi<C, S>,
+    ) -> Arc<Self> {
         let framework = Arc::new(Framework::new(Arc::clone(platform.verifier())));
         let requests = HostRequests::new(Arc::clone(&framework));
-        let ndi = Arc::new(Ndi::new(platform.clone(), cm, requests.clone(), adapters));
+        let ndi = Arc::new(build(requests.clone()));
         let weak: Weak<HostNdi<C, S>> = Arc::downgrade(&ndi);
         requests.set_cancel_entry(Arc::new(move |owner, request, info| {
             if let Some(ndi) = weak.upgrade() {
@@ -172,10 +187,16 @@ impl<C: HostCm, S: Sys> Device<C, S> {
         self.ndi.cm()
     }
 
-    /// CreateFile: a new instance.
+    /// CreateFile by an administrator (SYSTEM): a new instance.
     pub fn open(&self) -> Handle {
+        self.open_as(Caller::SYSTEM)
+    }
+
+    /// CreateFile by `caller` (the driver decides it at IRP_MJ_CREATE from
+    /// the requestor's token): a new instance.
+    pub fn open_as(&self, caller: Caller) -> Handle {
         let id = self.framework.open_file();
-        let file = self.ndi.open();
+        let file = self.ndi.open_as(caller);
         self.files.with(|f| {
             let _ = f.insert(id, file);
         });

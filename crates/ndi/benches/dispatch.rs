@@ -73,7 +73,7 @@ impl Requests for Lean {
 
 fn hdr() -> NdcmHeader {
     NdcmHeader {
-        version: 1,
+        version: ndcm_ndi::abi::NDCM_ABI_VERSION,
         flags: 0,
     }
 }

@@ -12,7 +12,7 @@
 
 #define NDCM_STATIC_ASSERT(cond, name) typedef char ndcm_assert_##name[(cond) ? 1 : -1]
 
-#define NDCM_ABI_VERSION 0x1u
+#define NDCM_ABI_VERSION 0x2u
 #define NDCM_DEVICE_TYPE 0x8c4du
 #define NDCM_AF_INET 0x2u
 #define NDCM_AF_INET6 0x17u
@@ -27,6 +27,7 @@
 #define NDCM_MAX_REP_PDATA 0xc4u
 #define NDCM_MAX_REJ_PDATA 0x94u
 #define NDCM_MAD_SIZE 0x100u
+#define NDCM_MAX_ADAPTER_ADDRESSES 0x10u
 
 #define IOCTL_NDCM_NOOP 0x8c4d2400u /* in: NdcmHeader, out: none */
 #define IOCTL_NDCM_OPEN_ADAPTER 0x8c4d2404u /* in: NdcmOpenAdapterIn, out: NdcmOpenAdapterOut */
@@ -46,8 +47,10 @@
 #define IOCTL_NDCM_NOTIFY_DREQ 0x8c4d243cu /* in: NdcmHandleIn, out: none */
 #define IOCTL_NDCM_CANCEL_CM_IRPS 0x8c4d2440u /* in: NdcmHandleIn, out: none */
 #define IOCTL_NDCM_CEP_GET_ADDRESS 0x8c4d2444u /* in: NdcmHandleIn, out: NdcmGetAddressOut */
-#define IOCTL_NDCM_MAD_GET_OUTBOUND 0x8c4d2480u /* in: NdcmHeader, out: NdcmMadEnvelope */
-#define IOCTL_NDCM_MAD_SUBMIT_INBOUND 0x8c4d2484u /* in: NdcmMadSubmitIn, out: none */
+#define IOCTL_NDCM_MAD_GET_OUTBOUND 0x8c4de480u /* in: NdcmHeader, out: NdcmMadEnvelope */
+#define IOCTL_NDCM_MAD_SUBMIT_INBOUND 0x8c4de484u /* in: NdcmMadSubmitIn, out: none */
+#define IOCTL_NDCM_REGISTER_ADAPTER 0x8c4de488u /* in: NdcmRegisterAdapterIn, out: NdcmRegisterAdapterOut */
+#define IOCTL_NDCM_WITHDRAW_ADAPTER 0x8c4de48cu /* in: NdcmWithdrawAdapterIn, out: none */
 
 #define NDCM_STATUS_SUCCESS ((int32_t)0x00000000u)
 #define NDCM_STATUS_PENDING ((int32_t)0x00000103u)
@@ -57,6 +60,7 @@
 #define NDCM_STATUS_INVALID_PARAMETER ((int32_t)0xc000000du)
 #define NDCM_STATUS_INVALID_DEVICE_REQUEST ((int32_t)0xc0000010u)
 #define NDCM_STATUS_BUFFER_TOO_SMALL ((int32_t)0xc0000023u)
+#define NDCM_STATUS_ACCESS_DENIED ((int32_t)0xc0000022u)
 #define NDCM_STATUS_SHARING_VIOLATION ((int32_t)0xc0000043u)
 #define NDCM_STATUS_INSUFFICIENT_RESOURCES ((int32_t)0xc000009au)
 #define NDCM_STATUS_IO_TIMEOUT ((int32_t)0xc00000b5u)
@@ -442,5 +446,76 @@ NDCM_STATIC_ASSERT(sizeof(NdcmMadSubmitIn) == 296, NdcmMadSubmitIn_size);
 NDCM_STATIC_ASSERT(offsetof(NdcmMadSubmitIn, header) == 0, NdcmMadSubmitIn_header_offset);
 NDCM_STATIC_ASSERT(offsetof(NdcmMadSubmitIn, address) == 8, NdcmMadSubmitIn_address_offset);
 NDCM_STATIC_ASSERT(offsetof(NdcmMadSubmitIn, mad) == 40, NdcmMadSubmitIn_mad_offset);
+
+/* REGISTER_ADAPTER input (agent only); `address_count` NdcmAddress */
+/* entries (port 0) follow at `address_offset`. The adapter's GIDs are */
+/* its addresses (IPv4-mapped for IPv4: RoCEv2). */
+typedef struct NdcmRegisterAdapterIn {
+    /* Version and flags. */
+    NdcmHeader header; /* offset 0, 8 bytes */
+    /* Largest inbound RDMA read limit, 1..=255. */
+    uint32_t max_inbound_read_limit; /* offset 8, 4 bytes */
+    /* Largest outbound RDMA read limit, 1..=255. */
+    uint32_t max_outbound_read_limit; /* offset 12, 4 bytes */
+    /* Largest queue depth, >= 1. */
+    uint32_t max_qp_depth; /* offset 16, 4 bytes */
+    /* Largest scatter/gather count, >= 1. */
+    uint32_t max_sge; /* offset 20, 4 bytes */
+    /* Largest inline data size. */
+    uint32_t max_inline; /* offset 24, 4 bytes */
+    /* Path MTU in bytes: 256, 512, 1024, 2048 or 4096. */
+    uint32_t mtu; /* offset 28, 4 bytes */
+    /* HCA port number the agent carries MADs for (1-based). */
+    uint8_t port; /* offset 32, 1 bytes */
+    /* Must be 0. */
+    uint8_t reserved0; /* offset 33, 1 bytes */
+    /* Must be 0. */
+    uint16_t reserved1; /* offset 34, 2 bytes */
+    /* Number of addresses, 1..=16. */
+    uint32_t address_count; /* offset 36, 4 bytes */
+    /* Offset of the addresses: exactly 48. */
+    uint32_t address_offset; /* offset 40, 4 bytes */
+    /* Must be 0. */
+    uint32_t reserved2; /* offset 44, 4 bytes */
+} NdcmRegisterAdapterIn;
+NDCM_STATIC_ASSERT(sizeof(NdcmRegisterAdapterIn) == 48, NdcmRegisterAdapterIn_size);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, header) == 0, NdcmRegisterAdapterIn_header_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, max_inbound_read_limit) == 8, NdcmRegisterAdapterIn_max_inbound_read_limit_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, max_outbound_read_limit) == 12, NdcmRegisterAdapterIn_max_outbound_read_limit_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, max_qp_depth) == 16, NdcmRegisterAdapterIn_max_qp_depth_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, max_sge) == 20, NdcmRegisterAdapterIn_max_sge_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, max_inline) == 24, NdcmRegisterAdapterIn_max_inline_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, mtu) == 28, NdcmRegisterAdapterIn_mtu_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, port) == 32, NdcmRegisterAdapterIn_port_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, reserved0) == 33, NdcmRegisterAdapterIn_reserved0_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, reserved1) == 34, NdcmRegisterAdapterIn_reserved1_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, address_count) == 36, NdcmRegisterAdapterIn_address_count_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, address_offset) == 40, NdcmRegisterAdapterIn_address_offset_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterIn, reserved2) == 44, NdcmRegisterAdapterIn_reserved2_offset);
+
+/* REGISTER_ADAPTER output. */
+typedef struct NdcmRegisterAdapterOut {
+    /* The adapter's index on the device (OPEN_ADAPTER's `adapter_index`). */
+    uint32_t adapter_index; /* offset 0, 4 bytes */
+    /* Zero. */
+    uint32_t reserved; /* offset 4, 4 bytes */
+} NdcmRegisterAdapterOut;
+NDCM_STATIC_ASSERT(sizeof(NdcmRegisterAdapterOut) == 8, NdcmRegisterAdapterOut_size);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterOut, adapter_index) == 0, NdcmRegisterAdapterOut_adapter_index_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmRegisterAdapterOut, reserved) == 4, NdcmRegisterAdapterOut_reserved_offset);
+
+/* WITHDRAW_ADAPTER input (agent only). */
+typedef struct NdcmWithdrawAdapterIn {
+    /* Version and flags. */
+    NdcmHeader header; /* offset 0, 8 bytes */
+    /* An adapter this file registered. */
+    uint32_t adapter_index; /* offset 8, 4 bytes */
+    /* Must be 0. */
+    uint32_t reserved; /* offset 12, 4 bytes */
+} NdcmWithdrawAdapterIn;
+NDCM_STATIC_ASSERT(sizeof(NdcmWithdrawAdapterIn) == 16, NdcmWithdrawAdapterIn_size);
+NDCM_STATIC_ASSERT(offsetof(NdcmWithdrawAdapterIn, header) == 0, NdcmWithdrawAdapterIn_header_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmWithdrawAdapterIn, adapter_index) == 8, NdcmWithdrawAdapterIn_adapter_index_offset);
+NDCM_STATIC_ASSERT(offsetof(NdcmWithdrawAdapterIn, reserved) == 12, NdcmWithdrawAdapterIn_reserved_offset);
 
 #endif /* NDCM_IOCTL_H */

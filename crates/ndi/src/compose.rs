@@ -11,7 +11,7 @@
 
 use crate::Ndi;
 use crate::cm_adapter::{EventSink, MadSink, ManagerPort};
-use crate::cm_port::{AdapterInfo, CmEvent, CmPort};
+use crate::cm_port::{CmEvent, CmPort};
 use crate::mad_envelope::outbound_envelope;
 use crate::requests::{QueueOwner, Requests};
 use alloc::sync::{Arc, Weak};
@@ -34,17 +34,18 @@ impl<N: Send + Sync + 'static> DeviceLink<N> for Weak<N> {
 /// The dispatcher of a device whose CM MADs the MAD agent carries (the
 /// driver; `ndcm agent`'s in-process device): a fresh CEP manager with
 /// `config`, its adapter sending from HCA port `local_port`, over
-/// `requests` and `adapters`. Bind its sinks with [`bind_agent_sinks`] once
-/// a link to it exists.
+/// `requests`. It has no adapter: the MAD agent registers the ones it
+/// carries (REGISTER_ADAPTER, docs/NDI-agent.md), so the driver and the
+/// host's MAD-port devices get theirs the same way. Bind its sinks with
+/// [`bind_agent_sinks`] once a link to it exists.
 pub fn agent_device<P: Platform + Clone, R: Requests>(
     platform: P,
     config: ManagerConfig,
     local_port: u8,
     requests: R,
-    adapters: Vec<AdapterInfo>,
 ) -> Ndi<P, ManagerPort<P>, R> {
     let cm = agent_port(platform.clone(), config, local_port);
-    Ndi::new(platform, cm, requests, adapters)
+    Ndi::new(platform, cm, requests, Vec::new())
 }
 
 /// The adapter over a fresh CEP manager with `config`, sending from HCA

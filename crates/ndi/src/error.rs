@@ -45,6 +45,11 @@ pub enum NdiError {
     Timeout,
     /// The CM refused an operation for a reason not covered above.
     Unsuccessful,
+    /// An agent IOCTL from a file that is not the agent's (not opened by an
+    /// administrator or SYSTEM), or on an adapter another agent owns.
+    AccessDenied,
+    /// The adapter was withdrawn (its agent left).
+    DeviceRemoved,
 }
 
 impl NdiError {
@@ -68,6 +73,8 @@ impl NdiError {
             NdiError::NetworkUnreachable => NtStatus::NETWORK_UNREACHABLE,
             NdiError::Timeout => NtStatus::IO_TIMEOUT,
             NdiError::Unsuccessful => NtStatus::UNSUCCESSFUL,
+            NdiError::AccessDenied => NtStatus::ACCESS_DENIED,
+            NdiError::DeviceRemoved => NtStatus::DEVICE_REMOVED,
         }
     }
 }

@@ -107,7 +107,7 @@ fn shaped(op: Ioctl, b: &mut Bytes<'_>, pool: &[u64], ips: ([u8; 4], [u8; 4])) -
     };
     let mut v = alloc::vec![0u8; fixed];
     let mode = b.u8();
-    put(&mut v, 0, &1u32.to_le_bytes());
+    put(&mut v, 0, &crate::abi::NDCM_ABI_VERSION.to_le_bytes());
     // Handles at 8 and, for two-handle inputs, 16.
     if fixed >= 16 && !matches!(op, Ioctl::OpenAdapter | Ioctl::MadSubmitInbound) {
         put(&mut v, 8, &pick(pool, b.u8()).to_le_bytes());

@@ -25,7 +25,7 @@ pub mod dispatch;
 pub mod handle;
 pub mod object;
 
-pub use dispatch::{Dispatched, File, Ndi, NdiCounters, NdiStats};
+pub use dispatch::{Caller, Dispatched, File, Ndi, NdiCounters, NdiStats};
 pub mod cm_adapter;
 pub mod compose;
 pub mod find;

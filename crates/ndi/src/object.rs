@@ -225,6 +225,9 @@ pub enum BindingFault {
 pub struct Adapter {
     /// Index on the device.
     pub index: u32,
+    /// The registration it was opened on: a withdrawn adapter's handle
+    /// never reaches a later adapter with the same index.
+    pub generation: u32,
 }
 
 /// Everything an open file owns, under its lock.

@@ -82,6 +82,8 @@ fn valid(op: Ioctl, w: &World) -> (Vec<u8>, usize) {
         Ioctl::CepGetAddress => (handle_in(w.conn), NdcmGetAddressOut::SIZE),
         Ioctl::MadGetOutbound => (hdr().to_bytes().to_vec(), NdcmMadEnvelope::SIZE),
         Ioctl::MadSubmitInbound => (mad_in(1, 0x07), 0),
+        Ioctl::RegisterAdapter => (register_in(&[v4([10, 9, 9, 9], 0)]), 8),
+        Ioctl::WithdrawAdapter => (withdraw_in(0), 0),
     }
 }
 
@@ -156,7 +158,12 @@ fn expect_fail(
 fn has_handle(op: Ioctl) -> bool {
     !matches!(
         op,
-        Ioctl::Noop | Ioctl::OpenAdapter | Ioctl::MadGetOutbound | Ioctl::MadSubmitInbound
+        Ioctl::Noop
+            | Ioctl::OpenAdapter
+            | Ioctl::MadGetOutbound
+            | Ioctl::MadSubmitInbound
+            | Ioctl::RegisterAdapter
+            | Ioctl::WithdrawAdapter
     )
 }
 
@@ -170,6 +177,7 @@ fn output_size(op: Ioctl) -> Option<(usize, usize)> {
         Ioctl::CepGetAddress => Some((48, 48)),
         Ioctl::ListenCm => Some((16, 16)),
         Ioctl::MadGetOutbound => Some((288, 288)),
+        Ioctl::RegisterAdapter => Some((8, 8)),
         _ => None,
     }
 }
@@ -187,7 +195,7 @@ fn every_ioctl_rejects_malformed_envelopes_with_the_precise_status() {
         let p = NtStatus::INVALID_PARAMETER;
         expect_fail(&w, false, c, &input[..4], out, p, &format!("{op:?} short"));
         let mut v = input.clone();
-        v[0] = 2;
+        v[0] = 99;
         expect_fail(
             &w,
             false,
@@ -275,7 +283,7 @@ fn unknown_codes_are_invalid_device_request() {
     let w = world();
     let input = hdr().to_bytes();
     // The reference's UAL_NDI_REQ_CM, a neighbour of ours, and garbage.
-    for code in [0x003B_01C8, Ioctl::MadSubmitInbound.code() + 4, 0, u32::MAX] {
+    for code in [0x003B_01C8, Ioctl::WithdrawAdapter.code() + 4, 0, u32::MAX] {
         expect_fail(
             &w,
             false,
@@ -421,12 +429,13 @@ fn operation_specific_validation_failures() {
         .to_bytes()
         .to_vec()
     };
+    // No adapter registered there (docs/NDI-agent.md §3).
     check(
         "adapter index out of range",
         Ioctl::OpenAdapter,
         oa(1, 0),
         24,
-        p,
+        NtStatus::INVALID_DEVICE_STATE,
     );
     check("adapter reserved", Ioctl::OpenAdapter, oa(0, 1), 24, p);
     // CREATE_QP

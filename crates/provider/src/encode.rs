@@ -200,7 +200,7 @@ mod tests {
     fn rej_with_private_data_declares_it_right_after_the_fixed_part() {
         let v = rej_cm_in(0x1122_3344_5566_7788, &[9, 8, 7]);
         assert_eq!(v.len(), 24 + 3);
-        assert_eq!(&v[0..8], &[1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&v[0..8], &[2, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&v[8..16], &0x1122_3344_5566_7788u64.to_le_bytes());
         assert_eq!(&v[16..20], &3u32.to_le_bytes());
         assert_eq!(&v[20..24], &24u32.to_le_bytes());

@@ -34,9 +34,14 @@ pub struct HostDevice<C: HostCm, S: Sys = StdSys> {
 impl<C: HostCm, S: Sys> HostDevice<C, S> {
     /// Opens `driver` (CreateFile).
     pub fn open(driver: &Arc<HostDriver<C, S>>) -> Self {
+        Self::open_as(driver, ndcm_ndi::Caller::SYSTEM)
+    }
+
+    /// Opens `driver` as `caller` (an ordinary user, an administrator).
+    pub fn open_as(driver: &Arc<HostDriver<C, S>>, caller: ndcm_ndi::Caller) -> Self {
         HostDevice {
             driver: driver.clone(),
-            handle: driver.open(),
+            handle: driver.open_as(caller),
             closed: AtomicBool::new(false),
             pump: None,
         }

@@ -23,11 +23,16 @@
 //!
 //! [`MadAgent::shutdown`] cancels every pended request and waits for each
 //! to complete, so nothing the agent issued outlives it.
+//!
+//! The agent's file must be an administrator's or SYSTEM's, and it declares
+//! the adapters it carries with [`register_adapter`] (or
+//! [`MadAgent::register`]); they go away with the file (docs/NDI-agent.md).
 
 use crate::device::{Completion, Device, Submitted};
 use ndcm_ndi::abi::{
     AbiField, Ioctl, NDCM_ABI_VERSION, NdcmHeader, NdcmMadAddress, NdcmMadEnvelope,
-    NdcmMadSubmitIn, NtStatus,
+    NdcmMadSubmitIn, NdcmRegisterAdapterIn, NdcmRegisterAdapterOut, NdcmWithdrawAdapterIn,
+    NtStatus,
 };
 use std::fmt;
 use std::sync::Arc;
@@ -241,6 +246,113 @@ pub fn submit_input(mad: &InboundMad, local_port: u8) -> [u8; NdcmMadSubmitIn::S
     .to_bytes()
 }
 
+/// An adapter the agent carries, as REGISTER_ADAPTER declares it
+/// (docs/NDI-agent.md §3): its addresses (its GIDs are their RoCEv2 forms),
+/// HCA port, MTU and the limits OPEN_ADAPTER reports.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AdapterDeclaration {
+    /// Local IP addresses, 1..=16.
+    pub addresses: Vec<std::net::IpAddr>,
+    /// HCA port number (1-based).
+    pub port: u8,
+    /// Path MTU in bytes.
+    pub mtu: u32,
+    /// Largest inbound / outbound RDMA read limits.
+    pub read_limits: (u32, u32),
+    /// Largest queue depth.
+    pub max_qp_depth: u32,
+    /// Largest scatter/gather count.
+    pub max_sge: u32,
+    /// Largest inline data.
+    pub max_inline: u32,
+}
+
+impl AdapterDeclaration {
+    /// The software RoCE adapter of `addresses` on `port` (the limits of
+    /// `ndcm_ndi::cm_port::AdapterInfo::soft_roce`, MTU 1024).
+    pub fn soft_roce(addresses: Vec<std::net::IpAddr>, port: u8) -> Self {
+        AdapterDeclaration {
+            addresses,
+            port,
+            mtu: 1024,
+            read_limits: (16, 16),
+            max_qp_depth: 1024,
+            max_sge: 4,
+            max_inline: 64,
+        }
+    }
+
+    /// The REGISTER_ADAPTER input.
+    pub fn input(&self) -> Vec<u8> {
+        let count = u32::try_from(self.addresses.len()).unwrap_or(u32::MAX);
+        let fixed = NdcmRegisterAdapterIn {
+            header: header(),
+            max_inbound_read_limit: self.read_limits.0,
+            max_outbound_read_limit: self.read_limits.1,
+            max_qp_depth: self.max_qp_depth,
+            max_sge: self.max_sge,
+            max_inline: self.max_inline,
+            mtu: self.mtu,
+            port: self.port,
+            reserved0: 0,
+            reserved1: 0,
+            address_count: count,
+            address_offset: NdcmRegisterAdapterIn::SIZE as u32,
+            reserved2: 0,
+        };
+        let mut v = fixed.to_bytes().to_vec();
+        for a in &self.addresses {
+            let abi = crate::address::to_abi(std::net::SocketAddr::new(*a, 0));
+            v.extend_from_slice(&abi.to_bytes());
+        }
+        v
+    }
+}
+
+fn sync_ioctl<D: Device>(device: &D, code: u32, input: &[u8], output_len: usize) -> Completion {
+    match device.ioctl(code, input, output_len) {
+        Submitted::Complete(c) => c,
+        Submitted::Pending(token) => device.wait(token),
+    }
+}
+
+/// REGISTER_ADAPTER on `device` (an agent's file, opened by an
+/// administrator or SYSTEM): the adapter's index on the device, or the
+/// driver's status (ACCESS_DENIED for a non-administrator,
+/// SHARING_VIOLATION when another agent carries one of its addresses).
+pub fn register_adapter<D: Device>(
+    device: &D,
+    adapter: &AdapterDeclaration,
+) -> Result<u32, NtStatus> {
+    let c = sync_ioctl(
+        device,
+        Ioctl::RegisterAdapter.code(),
+        &adapter.input(),
+        NdcmRegisterAdapterOut::SIZE,
+    );
+    if c.status != NtStatus::SUCCESS {
+        return Err(c.status);
+    }
+    NdcmRegisterAdapterOut::read(&c.output, 0)
+        .map(|o| o.adapter_index)
+        .ok_or(NtStatus::UNSUCCESSFUL)
+}
+
+/// WITHDRAW_ADAPTER of an adapter `device` registered.
+pub fn withdraw_adapter<D: Device>(device: &D, index: u32) -> Result<(), NtStatus> {
+    let input = NdcmWithdrawAdapterIn {
+        header: header(),
+        adapter_index: index,
+        reserved: 0,
+    };
+    let c = sync_ioctl(device, Ioctl::WithdrawAdapter.code(), &input.to_bytes(), 0);
+    if c.status == NtStatus::SUCCESS {
+        Ok(())
+    } else {
+        Err(c.status)
+    }
+}
+
 impl<D: Device, T: MadTransport> MadAgent<D, T> {
     /// An agent on `device` (an open file it owns for MADs) and
     /// `transport`. Nothing is issued until the first turn.
@@ -256,6 +368,13 @@ impl<D: Device, T: MadTransport> MadAgent<D, T> {
             pended: Vec::with_capacity(outstanding),
             stats: AgentStats::default(),
         }
+    }
+
+    /// Declares an adapter this agent carries (REGISTER_ADAPTER on its
+    /// file): its index, or the driver's status. The adapter is withdrawn
+    /// when the file closes (docs/NDI-agent.md §4).
+    pub fn register(&self, adapter: &AdapterDeclaration) -> Result<u32, NtStatus> {
+        register_adapter(self.device.as_ref(), adapter)
     }
 
     /// The counters so far.

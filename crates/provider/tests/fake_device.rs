@@ -118,7 +118,11 @@ impl Device for FakeDevice {
     }
 }
 
-const V1: [u8; 8] = [1, 0, 0, 0, 0, 0, 0, 0];
+/// The header every input starts with: `{ NDCM_ABI_VERSION, 0 }`.
+const V1: [u8; 8] = {
+    let v = ndcm_ndi::abi::NDCM_ABI_VERSION.to_le_bytes();
+    [v[0], v[1], v[2], v[3], 0, 0, 0, 0]
+};
 
 fn open_adapter(f: &Fake) -> Adapter<FakeDevice> {
     let out = NdcmOpenAdapterOut {

@@ -12,11 +12,15 @@
 use ndcm_cm::ManagerConfig;
 use ndcm_host::device::Device as HostDriver;
 use ndcm_host::irql::callback_scope;
-use ndcm_host::ndi_port::{self, NdiPort, ca_guid};
+use ndcm_host::ndi_port::{NdiPort, ca_guid};
 use ndcm_host::sys::Callback;
 use ndcm_host::{HostPlatform, Irql, StdSys};
+use ndcm_ndi::NtStatus;
 use ndcm_ndi::cm_port::{AdapterInfo, IpAddr};
-use ndcm_ndi::compose::agent_mad_sink;
+use ndcm_ndi::compose::{agent_device, agent_mad_sink};
+use ndcm_provider::Device as _;
+use ndcm_provider::host::HostDevice;
+use ndcm_provider::mad_agent::{AdapterDeclaration, register_adapter};
 use ndcm_wire::Gid;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,19 +51,43 @@ fn manager_config(adapters: &[AdapterInfo]) -> ManagerConfig {
     }
 }
 
-/// A device on `platform` with `adapters`, its CM sending from HCA port
-/// `local_port`, its MADs bound to its own MAD-port queue.
+/// A device on `platform`, its CM sending from HCA port `local_port`, its
+/// MADs bound to its own MAD-port queue. `adapters` only seed its CA GUID:
+/// like the driver it has no adapter until an agent file registers one
+/// ([`open_agent`]; docs/NDI-agent.md).
 pub fn mad_port_device(
     platform: HostPlatform,
     adapters: Vec<AdapterInfo>,
     local_port: u8,
 ) -> Arc<MadPortDevice> {
-    let cm = ndi_port::unbound(platform.clone(), manager_config(&adapters), local_port);
-    let device = HostDriver::new(platform, cm, adapters);
+    // The driver's composition function: no built-in adapter, the agent
+    // registers the ones it carries (REGISTER_ADAPTER).
+    let config = manager_config(&adapters);
+    let p = platform.clone();
+    let device = HostDriver::compose(platform, move |requests| {
+        agent_device(p, config, local_port, requests)
+    });
     let _bound = device
         .cm()
         .bind_mads(agent_mad_sink(Arc::downgrade(device.ndi())));
     device
+}
+
+/// Opens an agent file on `device` (as SYSTEM, like an elevated `ndcm
+/// agent`) and registers `adapters` through it. The adapters go away when
+/// the file closes.
+pub fn open_agent(
+    device: &Arc<MadPortDevice>,
+    adapters: &[AdapterDeclaration],
+) -> Result<Arc<HostDevice<NdiPort>>, NtStatus> {
+    let file = Arc::new(HostDevice::open(device));
+    for a in adapters {
+        if let Err(status) = register_adapter(file.as_ref(), a) {
+            file.close();
+            return Err(status);
+        }
+    }
+    Ok(file)
 }
 
 /// Longest sleep of the timer thread: an earlier timer armed meanwhile

@@ -347,8 +347,11 @@ impl<S: Sys> Framework<S> {
                 && spins < DISPOSE_WAIT_YIELDS
                 && std::time::Instant::now() < deadline
             {
+                // Real threads sleep after a short spin (so the bound is
+                // the deadline, not a count of instant yields); the model
+                // checker's threads yield.
+                S::wait_backoff(spins);
                 spins += 1;
-                S::yield_now();
             }
         }
     }

@@ -8,7 +8,9 @@ pub const NDCM_SYMBOLIC_LINK: &str = "\\DosDevices\\Global\\ndcm";
 /// Device object security, the same string as the INF's `HKR,,Security`
 /// (`tests/tests/inx_lint.rs` checks they match): SYSTEM and Administrators
 /// get all access; authenticated users may open the device for read and
-/// write, which NetworkDirect applications need. Only the
+/// write, which NetworkDirect applications need (the MAD agent's IOCTLs
+/// also need an administrator's or SYSTEM's token, checked at create:
+/// docs/NDI-agent.md §5). Only the
 /// `IoCreateDeviceSecure` subset of SDDL ("D:P" + `(A;;access;;;SID)`).
 pub const NDCM_DEVICE_SDDL: &str = "D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;GRGW;;;AU)";
 

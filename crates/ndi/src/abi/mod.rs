@@ -16,7 +16,9 @@ pub use status::NtStatus;
 pub use structs::*;
 
 /// The ABI version every input carries.
-pub const NDCM_ABI_VERSION: u32 = 1;
+/// 2: agent IOCTLs need read+write access (new MAD codes) and
+/// REGISTER_ADAPTER / WITHDRAW_ADAPTER exist (docs/NDI-agent.md).
+pub const NDCM_ABI_VERSION: u32 = 2;
 /// Windows `AF_INET`.
 pub const NDCM_AF_INET: u16 = 2;
 /// Windows `AF_INET6`.
@@ -41,6 +43,8 @@ pub const NDCM_MAX_REQ_PDATA: u32 = 56;
 pub const NDCM_MAX_REP_PDATA: u32 = 196;
 /// Private data of a REJ.
 pub const NDCM_MAX_REJ_PDATA: u32 = 148;
+/// Addresses one registered adapter may declare.
+pub const NDCM_MAX_ADAPTER_ADDRESSES: u32 = 16;
 /// Size of a CM MAD.
 pub const NDCM_MAD_SIZE: u32 = 256;
 
@@ -61,4 +65,5 @@ pub const ALL_CONSTANTS: &[(&str, u32)] = &[
     ("NDCM_MAX_REP_PDATA", NDCM_MAX_REP_PDATA),
     ("NDCM_MAX_REJ_PDATA", NDCM_MAX_REJ_PDATA),
     ("NDCM_MAD_SIZE", NDCM_MAD_SIZE),
+    ("NDCM_MAX_ADAPTER_ADDRESSES", NDCM_MAX_ADAPTER_ADDRESSES),
 ];

@@ -25,6 +25,9 @@ impl NtStatus {
     pub const INVALID_DEVICE_REQUEST: NtStatus = NtStatus(0xC000_0010);
     /// STATUS_BUFFER_TOO_SMALL.
     pub const BUFFER_TOO_SMALL: NtStatus = NtStatus(0xC000_0023);
+    /// STATUS_ACCESS_DENIED: an agent IOCTL from a file not opened by an
+    /// administrator or SYSTEM, or on another agent's adapter.
+    pub const ACCESS_DENIED: NtStatus = NtStatus(0xC000_0022);
     /// STATUS_SHARING_VIOLATION: address or service already in use.
     pub const SHARING_VIOLATION: NtStatus = NtStatus(0xC000_0043);
     /// STATUS_INSUFFICIENT_RESOURCES.
@@ -67,6 +70,7 @@ impl NtStatus {
             Self::INVALID_DEVICE_REQUEST,
         ),
         ("STATUS_BUFFER_TOO_SMALL", Self::BUFFER_TOO_SMALL),
+        ("STATUS_ACCESS_DENIED", Self::ACCESS_DENIED),
         ("STATUS_SHARING_VIOLATION", Self::SHARING_VIOLATION),
         (
             "STATUS_INSUFFICIENT_RESOURCES",

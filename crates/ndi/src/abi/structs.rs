@@ -314,6 +314,62 @@ abi_struct! {
     }
 }
 
+abi_struct! {
+    /// REGISTER_ADAPTER input (agent only); `address_count` NdcmAddress
+    /// entries (port 0) follow at `address_offset`. The adapter's GIDs are
+    /// its addresses (IPv4-mapped for IPv4: RoCEv2).
+    pub struct NdcmRegisterAdapterIn [48] {
+        /// Version and flags.
+        pub header: NdcmHeader = 0,
+        /// Largest inbound RDMA read limit, 1..=255.
+        pub max_inbound_read_limit: u32 = 8,
+        /// Largest outbound RDMA read limit, 1..=255.
+        pub max_outbound_read_limit: u32 = 12,
+        /// Largest queue depth, >= 1.
+        pub max_qp_depth: u32 = 16,
+        /// Largest scatter/gather count, >= 1.
+        pub max_sge: u32 = 20,
+        /// Largest inline data size.
+        pub max_inline: u32 = 24,
+        /// Path MTU in bytes: 256, 512, 1024, 2048 or 4096.
+        pub mtu: u32 = 28,
+        /// HCA port number the agent carries MADs for (1-based).
+        pub port: u8 = 32,
+        /// Must be 0.
+        pub reserved0: u8 = 33,
+        /// Must be 0.
+        pub reserved1: u16 = 34,
+        /// Number of addresses, 1..=16.
+        pub address_count: u32 = 36,
+        /// Offset of the addresses: exactly 48.
+        pub address_offset: u32 = 40,
+        /// Must be 0.
+        pub reserved2: u32 = 44,
+    }
+}
+
+abi_struct! {
+    /// REGISTER_ADAPTER output.
+    pub struct NdcmRegisterAdapterOut [8] {
+        /// The adapter's index on the device (OPEN_ADAPTER's `adapter_index`).
+        pub adapter_index: u32 = 0,
+        /// Zero.
+        pub reserved: u32 = 4,
+    }
+}
+
+abi_struct! {
+    /// WITHDRAW_ADAPTER input (agent only).
+    pub struct NdcmWithdrawAdapterIn [16] {
+        /// Version and flags.
+        pub header: NdcmHeader = 0,
+        /// An adapter this file registered.
+        pub adapter_index: u32 = 8,
+        /// Must be 0.
+        pub reserved: u32 = 12,
+    }
+}
+
 /// Every structure of the ABI, in the order the C header declares them.
 pub const ALL_STRUCTS: &[super::field::StructLayout] = &[
     NdcmHeader::LAYOUT,
@@ -337,4 +393,7 @@ pub const ALL_STRUCTS: &[super::field::StructLayout] = &[
     NdcmMadAddress::LAYOUT,
     NdcmMadEnvelope::LAYOUT,
     NdcmMadSubmitIn::LAYOUT,
+    NdcmRegisterAdapterIn::LAYOUT,
+    NdcmRegisterAdapterOut::LAYOUT,
+    NdcmWithdrawAdapterIn::LAYOUT,
 ];

@@ -155,13 +155,23 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         queue: &R::Queue,
         work: &mut Work<C, R>,
     ) -> alloc::vec::Vec<PendInfo> {
+        self.drain_with(queue, NtStatus::CANCELLED, work)
+    }
+
+    /// `drain`, completing with `status`.
+    pub(crate) fn drain_with(
+        &self,
+        queue: &R::Queue,
+        status: NtStatus,
+        work: &mut Work<C, R>,
+    ) -> alloc::vec::Vec<PendInfo> {
         let mut infos = alloc::vec::Vec::new();
         while let Some((request, info)) = self.requests.retrieve_any(queue) {
-            work.complete(request, NtStatus::CANCELLED);
+            work.complete(request, status);
             infos.push(info);
         }
         while let Some((request, info)) = self.requests.retrieve(queue, PendKind::NotifyDreq) {
-            work.complete(request, NtStatus::CANCELLED);
+            work.complete(request, status);
             infos.push(info);
         }
         infos
@@ -346,6 +356,8 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             let _ = files.remove(&file.id);
         });
         self.run(work);
+        // An agent's adapters go with it (docs/NDI-agent.md §4).
+        self.withdraw_owned(file);
     }
 
     /// Objects still owned by a file: (adapters, qps, connections, listeners).

@@ -99,17 +99,22 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         if conn.state != ConnState::Idle || conn.target_of.is_some() {
             return Err(NdiError::ConnectionActive);
         }
-        let info = self
-            .adapter(conn.adapter_index)
-            .ok_or(NdiError::InvalidHandle)?;
-        if !info.addresses.contains(&local.addr) {
+        let adapter = Self::adapter_of(st, conn.adapter)?;
+        let (known, max_in, max_out) = self.with_adapter(adapter, |info| {
+            (
+                info.addresses.contains(&local.addr),
+                info.max_inbound_read_limit,
+                info.max_outbound_read_limit,
+            )
+        })?;
+        if !known {
             return Err(NdiError::InvalidParameter);
         }
         let (adapter, adapter_index) = (conn.adapter, conn.adapter_index);
         qp_bindable(&st.qps, i.qp, adapter)?;
         let limits = (
-            clamp(i.inbound_read_limit, info.max_inbound_read_limit),
-            clamp(i.outbound_read_limit, info.max_outbound_read_limit),
+            clamp(i.inbound_read_limit, max_in),
+            clamp(i.outbound_read_limit, max_out),
         );
         let port = self.reserve_port(adapter_index, space, local.port, false)?;
         let local = crate::cm_port::IpEndpoint { port, ..local };
@@ -201,18 +206,13 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             _ => return Err(NdiError::ConnectionActive),
         }
         let cid = conn.cid.ok_or(NdiError::ConnectionInvalid)?;
-        let info = self
-            .adapter(conn.adapter_index)
-            .ok_or(NdiError::InvalidHandle)?;
+        let adapter = Self::adapter_of(st, conn.adapter)?;
+        let (max_in, max_out) = self.with_adapter(adapter, |info| {
+            (info.max_inbound_read_limit, info.max_outbound_read_limit)
+        })?;
         let limits = (
-            clamp(
-                i.inbound_read_limit,
-                info.max_inbound_read_limit.min(conn.peer_limits.1),
-            ),
-            clamp(
-                i.outbound_read_limit,
-                info.max_outbound_read_limit.min(conn.peer_limits.0),
-            ),
+            clamp(i.inbound_read_limit, max_in.min(conn.peer_limits.1)),
+            clamp(i.outbound_read_limit, max_out.min(conn.peer_limits.0)),
         );
         let binding = bind_qp(&mut st.qps, i.qp, conn.adapter, i.connection, cid)?;
         let now = self.platform.now();

@@ -144,7 +144,7 @@ mod tests {
     fn rej(len: u32, off: u32, extra: usize) -> alloc::vec::Vec<u8> {
         let s = NdcmRejCmIn {
             header: NdcmHeader {
-                version: 1,
+                version: NDCM_ABI_VERSION,
                 flags: 0,
             },
             connection: 5,
@@ -189,7 +189,7 @@ mod tests {
             NdiError::InputSize
         );
         let mut v2 = rej(0, 0, 0);
-        v2[0] = 2;
+        v2[0] = 99;
         assert_eq!(
             with_pdata::<NdcmRejCmIn>(&v2, f, 148).unwrap_err(),
             NdiError::UnknownRequest

@@ -28,11 +28,12 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         input::output(output_len, Output::Exact(NdcmListenOut::SIZE))?;
         let space = input::port_space(i.protocol)?;
         let local = input::address(&i.local)?;
-        let adapter_index = Self::adapter_of(st, i.adapter)?;
-        let info = self.adapter(adapter_index).ok_or(NdiError::InvalidHandle)?;
+        let adapter = Self::adapter_of(st, i.adapter)?;
+        let adapter_index = adapter.index;
+        let known = self.with_adapter(adapter, |info| info.addresses.contains(&local.addr))?;
         let ip = if local.addr.is_unspecified() {
             None
-        } else if info.addresses.contains(&local.addr) {
+        } else if known {
             Some(local.addr)
         } else {
             return Err(NdiError::InvalidParameter);

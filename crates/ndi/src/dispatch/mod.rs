@@ -7,14 +7,18 @@
 //! The CM is called under it (lock order NDI → manager, CM.md §10.4) but its
 //! effects are run after release; requests are retrieved under it and
 //! completed after release (§6 rule 1). The device-wide tables (files,
-//! ports) have their own leaf locks, never held while taking a file lock.
+//! ports, adapters) have their own leaf locks, never held while taking a
+//! file lock. REGISTER_ADAPTER and WITHDRAW_ADAPTER run with no file lock
+//! held, because a withdrawal visits every file (agent.rs).
 
 mod address;
+mod agent;
 mod cancel;
 mod connect;
 mod disconnect;
 mod events;
 pub mod input;
+pub use agent::{AdapterView, Caller};
 mod listen;
 mod mad;
 mod objects;
@@ -25,10 +29,11 @@ use crate::abi::{Ioctl, NtStatus};
 use crate::cm_port::{AdapterInfo, CmPort, PortSpace};
 use crate::object::FileState;
 use crate::requests::{PendInfo, Requests};
+use agent::AdapterTable;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use ndcm_cm::platform::{Platform, QueuedSpinLock};
 use ports::Ports;
 
@@ -50,6 +55,11 @@ pub enum Dispatched {
 /// One open of the device (one provider instance).
 pub struct File<P: Platform, R: Requests> {
     id: u64,
+    /// Who opened it (decided at create; never changes).
+    caller: Caller,
+    /// Set by `close` before it withdraws the file's adapters, so a
+    /// registration racing with it is undone (agent.rs).
+    agent_closing: AtomicBool,
     state: P::Lock<FileState<R>>,
     /// The thread inside `state`'s lock (its `ThreadId`), 0 when none. Only
     /// ever compared with the reader's own id, which only the reader itself
@@ -76,6 +86,11 @@ impl<P: Platform, R: Requests> File<P, R> {
     /// The file's id (its queues' `QueueOwner::instance`).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Who opened it.
+    pub fn caller(&self) -> Caller {
+        self.caller
     }
 }
 
@@ -214,7 +229,7 @@ pub struct Ndi<P: Platform, C: CmPort, R: Requests> {
     platform: P,
     cm: C,
     requests: R,
-    adapters: Vec<AdapterInfo>,
+    adapters: P::Lock<AdapterTable>,
     files: P::Lock<BTreeMap<u64, Arc<File<P, R>>>>,
     ports: P::Lock<Ports>,
     next_file: AtomicU64,
@@ -224,8 +239,11 @@ pub struct Ndi<P: Platform, C: CmPort, R: Requests> {
 }
 
 impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
-    /// A dispatcher for a device with these adapters.
+    /// A dispatcher for a device with these built-in adapters (host test
+    /// devices; the driver and the MAD-port devices have none and get
+    /// theirs from the agent's REGISTER_ADAPTER).
     pub fn new(platform: P, cm: C, requests: R, adapters: Vec<AdapterInfo>) -> Self {
+        let adapters = platform.new_lock(AdapterTable::new(adapters));
         let files = platform.new_lock(BTreeMap::new());
         let ports = platform.new_lock(Ports::new());
         Ndi {
@@ -273,13 +291,20 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         }
     }
 
-    /// IRP_MJ_CREATE: a new instance.
+    /// IRP_MJ_CREATE by SYSTEM (in-process devices and tests).
     pub fn open(&self) -> Arc<File<P, R>> {
+        self.open_as(Caller::SYSTEM)
+    }
+
+    /// IRP_MJ_CREATE: a new instance opened by `caller`.
+    pub fn open_as(&self, caller: Caller) -> Arc<File<P, R>> {
         let id = self.next_file.fetch_add(1, Ordering::Relaxed);
         // A salt derived from the id, never 0, so two files rarely share one.
         let salt = ((id.wrapping_mul(0x9E37_79B9) >> 16) as u16) | 1;
         let file = Arc::new(File {
             id,
+            caller,
+            agent_closing: AtomicBool::new(false),
             state: self.platform.new_lock(FileState::new(id, salt)),
             holder: AtomicU64::new(0),
             deferred: self
@@ -336,13 +361,23 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     ) -> Dispatched {
         let mut work = Work::new();
         let mut slot = Some(request);
-        let reply = self.locked(file, |st| {
-            if st.closing {
-                return Err(NdiError::Cancelled);
+        let reply = match Ioctl::from_code(code) {
+            Some(op @ (Ioctl::RegisterAdapter | Ioctl::WithdrawAdapter)) => {
+                self.adapter_ioctl(file, op, input, output_len)
             }
-            let op = Ioctl::from_code(code).ok_or(NdiError::UnknownRequest)?;
-            self.route(file.id, st, op, input, output_len, &mut slot, &mut work)
-        });
+            op => self.locked(file, |st| {
+                if st.closing {
+                    return Err(NdiError::Cancelled);
+                }
+                let op = op.ok_or(NdiError::UnknownRequest)?;
+                // docs/NDI-agent.md §5: decided before any input is read,
+                // so a refused call changes nothing.
+                if op.agent_only() && !file.caller.admin {
+                    return Err(NdiError::AccessDenied);
+                }
+                self.route(file.id, st, op, input, output_len, &mut slot, &mut work)
+            }),
+        };
         let answer = match reply {
             Ok(Reply::Pended) => Dispatched::Pending,
             Ok(Reply::Done(status, output)) => self.finish_inline(&mut slot, status, output),
@@ -425,6 +460,8 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
             Ioctl::CepGetAddress => self.get_address(st, input, output_len),
             Ioctl::MadGetOutbound => self.mad_get(file, st, input, output_len, slot, work),
             Ioctl::MadSubmitInbound => self.mad_submit(input, output_len, work),
+            // Routed before the file lock is taken (dispatch).
+            Ioctl::RegisterAdapter | Ioctl::WithdrawAdapter => Err(NdiError::UnknownRequest),
         }
     }
 
@@ -465,10 +502,6 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     pub(crate) fn release_port(&self, adapter: u32, space: PortSpace, port: u16, listener: bool) {
         self.ports
             .with(|p| p.release(adapter, space, port, listener));
-    }
-
-    pub(crate) fn adapter(&self, index: u32) -> Option<&AdapterInfo> {
-        self.adapters.get(index as usize)
     }
 
     pub(crate) fn new_qpn(&self) -> u32 {

@@ -13,7 +13,7 @@ use crate::object::{
 };
 use crate::requests::{QueueOwner, Requests};
 use alloc::vec::Vec;
-use ndcm_cm::platform::{Instant, Platform};
+use ndcm_cm::platform::{Instant, Platform, QueuedSpinLock};
 use ndcm_cm::qp::{CidSlot, QpState, QpVerbs, SoftQp};
 
 impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
@@ -95,27 +95,39 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let i: NdcmOpenAdapterIn = input::fixed(input)?;
         input::reserved(&[u64::from(i.reserved)])?;
         input::output(output_len, Output::Exact(NdcmOpenAdapterOut::SIZE))?;
-        let info = self
-            .adapter(i.adapter_index)
-            .ok_or(NdiError::InvalidParameter)?;
-        let handle = st.adapters.insert(Adapter {
-            index: i.adapter_index,
-        })?;
+        // docs/NDI-agent.md §3: only a registered (or built-in) adapter.
+        let found = self.adapters.with(|t| {
+            t.get(i.adapter_index).map(|s| {
+                let a = Adapter {
+                    index: i.adapter_index,
+                    generation: s.generation(),
+                };
+                let info = s.info();
+                (
+                    a,
+                    info.max_inbound_read_limit,
+                    info.max_outbound_read_limit,
+                    info.addresses.len(),
+                )
+            })
+        });
+        let (adapter, inbound, outbound, addresses) = found.ok_or(NdiError::InvalidDeviceState)?;
+        let handle = st.adapters.insert(adapter)?;
         let out = NdcmOpenAdapterOut {
             adapter: handle,
-            max_inbound_read_limit: u32::from(info.max_inbound_read_limit),
-            max_outbound_read_limit: u32::from(info.max_outbound_read_limit),
-            address_count: u32::try_from(info.addresses.len()).unwrap_or(u32::MAX),
+            max_inbound_read_limit: u32::from(inbound),
+            max_outbound_read_limit: u32::from(outbound),
+            address_count: u32::try_from(addresses).unwrap_or(u32::MAX),
             reserved: 0,
         };
         Ok(Reply::Done(NtStatus::SUCCESS, Out::bytes(&out.to_bytes())))
     }
 
     /// The adapter named by a handle of this file.
-    pub(crate) fn adapter_of(st: &FileState<R>, handle: u64) -> Result<u32, NdiError> {
+    pub(crate) fn adapter_of(st: &FileState<R>, handle: u64) -> Result<Adapter, NdiError> {
         st.adapters
             .get(handle)
-            .map(|a| a.index)
+            .copied()
             .ok_or(NdiError::InvalidHandle)
     }
 
@@ -128,16 +140,17 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
         let i: NdcmCreateQpIn = input::fixed(input)?;
         input::reserved(&[u64::from(i.reserved)])?;
         input::output(output_len, Output::Exact(NdcmCreateQpOut::SIZE))?;
-        let index = Self::adapter_of(st, i.adapter)?;
-        let info = self.adapter(index).ok_or(NdiError::InvalidHandle)?;
-        let depth_ok = |d: u32| (1..=info.max_qp_depth).contains(&d);
-        let sge_ok = |s: u32| (1..=info.max_sge).contains(&s);
-        if !depth_ok(i.send_depth)
-            || !depth_ok(i.receive_depth)
-            || !sge_ok(i.send_sge)
-            || !sge_ok(i.receive_sge)
-            || i.inline_data > info.max_inline
-        {
+        let adapter = Self::adapter_of(st, i.adapter)?;
+        let fits = self.with_adapter(adapter, |info| {
+            let depth_ok = |d: u32| (1..=info.max_qp_depth).contains(&d);
+            let sge_ok = |s: u32| (1..=info.max_sge).contains(&s);
+            depth_ok(i.send_depth)
+                && depth_ok(i.receive_depth)
+                && sge_ok(i.send_sge)
+                && sge_ok(i.receive_sge)
+                && i.inline_data <= info.max_inline
+        })?;
+        if !fits {
             return Err(NdiError::InvalidParameter);
         }
         let qpn = self.new_qpn();
@@ -224,7 +237,9 @@ impl<P: Platform, C: CmPort, R: Requests> Ndi<P, C, R> {
     ) -> Result<Reply, NdiError> {
         let i: NdcmHandleIn = input::fixed(input)?;
         input::output(output_len, Output::Exact(NdcmHandleOut::SIZE))?;
-        let adapter_index = Self::adapter_of(st, i.handle)?;
+        let adapter = Self::adapter_of(st, i.handle)?;
+        self.with_adapter(adapter, |_| ())?;
+        let adapter_index = adapter.index;
         // The queue's owner names the handle, which exists only after the
         // insert; reserve the slot with a placeholder-free two-step: insert,
         // then create the queue and undo on failure.

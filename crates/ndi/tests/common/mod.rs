@@ -154,7 +154,84 @@ pub fn modify_in(qp: u64, state: u32) -> Vec<u8> {
     .to_vec()
 }
 
+pub fn v6(addr: [u8; 16], port: u16) -> NdcmAddress {
+    NdcmAddress {
+        family: NDCM_AF_INET6,
+        port_be: port.to_be(),
+        reserved: 0,
+        addr,
+    }
+}
+
+/// REGISTER_ADAPTER input for `addresses` (each 4 or 16 bytes).
+pub fn register_in(addresses: &[NdcmAddress]) -> Vec<u8> {
+    let mut v = NdcmRegisterAdapterIn {
+        header: hdr(),
+        max_inbound_read_limit: 16,
+        max_outbound_read_limit: 8,
+        max_qp_depth: 1024,
+        max_sge: 4,
+        max_inline: 64,
+        mtu: 1024,
+        port: 1,
+        reserved0: 0,
+        reserved1: 0,
+        address_count: addresses.len() as u32,
+        address_offset: NdcmRegisterAdapterIn::SIZE as u32,
+        reserved2: 0,
+    }
+    .to_bytes()
+    .to_vec();
+    for a in addresses {
+        v.extend_from_slice(&a.to_bytes());
+    }
+    v
+}
+
+/// WITHDRAW_ADAPTER input.
+pub fn withdraw_in(index: u32) -> Vec<u8> {
+    NdcmWithdrawAdapterIn {
+        header: hdr(),
+        adapter_index: index,
+        reserved: 0,
+    }
+    .to_bytes()
+    .to_vec()
+}
+
+/// OPEN_ADAPTER input.
+pub fn open_adapter_in(index: u32) -> Vec<u8> {
+    NdcmOpenAdapterIn {
+        header: hdr(),
+        adapter_index: index,
+        reserved: 0,
+    }
+    .to_bytes()
+    .to_vec()
+}
+
 impl Fx {
+    /// A device with no built-in adapter, like the driver's: adapters come
+    /// only from an agent's REGISTER_ADAPTER.
+    pub fn agentless() -> Fx {
+        Fx {
+            ndi: Ndi::new(
+                TestPlatform::new(),
+                ScriptedCm::new(),
+                QueueRequests::new(),
+                Vec::new(),
+            ),
+            next: Cell::new(1),
+        }
+    }
+
+    /// Registers the test adapter's addresses through `agent`; its index.
+    pub fn register(&self, agent: &TestFile) -> u32 {
+        let input = register_in(&[v4(LOCAL4, 0), v6([0xfe; 16], 0)]);
+        let out = self.ok(agent, Ioctl::RegisterAdapter, &input, 8);
+        NdcmRegisterAdapterOut::read(&out, 0).unwrap().adapter_index
+    }
+
     pub fn new() -> Fx {
         Fx {
             ndi: Ndi::new(
