@@ -92,10 +92,11 @@ fn the_drivers_validation_reaches_the_caller_as_nd_status() {
     let d = driver();
     let dev = Arc::new(HostDevice::open(&d));
     let a = Adapter::open(dev.clone(), 0).unwrap();
-    // No adapter 5 on this device.
+    // No adapter 5 on this device: OPEN_ADAPTER of an index no agent has
+    // registered (docs/NDI-agent.md §3).
     assert_eq!(
         Adapter::open(dev.clone(), 5).err(),
-        Some(NdError(NtStatus::INVALID_PARAMETER))
+        Some(NdError(NtStatus::INVALID_DEVICE_STATE))
     );
     let qp = a.create_qp(&QpConfig::default()).unwrap();
     let mut c = a.create_connector().unwrap();
